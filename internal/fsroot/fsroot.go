@@ -311,6 +311,13 @@ func (r *Root) Glob(pattern string) []string {
 	return matches
 }
 
+// Lexists reports whether name exists without following its final link, so
+// a dangling link can be told from a missing file.
+func (r *Root) Lexists(name string) bool {
+	_, err := r.lstatResolved(clean(name))
+	return err == nil
+}
+
 // lstatResolved checks that name exists without following its final link.
 func (r *Root) lstatResolved(name string) (fs.FileInfo, error) {
 	resolved, err := r.resolve(name, false)

@@ -63,7 +63,10 @@ type GPU struct {
 	GTTBytes           uint64 `json:"gtt_bytes"`
 	Card               string `json:"card,omitempty"`
 	RenderNode         string `json:"render_node,omitempty"`
-	Driver             string `json:"driver,omitempty"`
+	// RenderAccessible is true when the current user may open the render
+	// node for reading and writing, as ROCm needs.
+	RenderAccessible bool   `json:"render_accessible"`
+	Driver           string `json:"driver,omitempty"`
 	// Visible is false when ROCR_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES,
 	// CUDA_VISIBLE_DEVICES or GPU_DEVICE_ORDINAL hide the GPU; HiddenBy names
 	// the variable.
@@ -77,6 +80,8 @@ type Install struct {
 	// Version is read from files (.info/version, torch/version.py); empty
 	// when unknown.
 	Version string `json:"version"`
+	// ResolvedPath is where Path leads after symbolic links, when elsewhere.
+	ResolvedPath string `json:"resolved_path,omitempty"`
 	// HIPVersion is the HIP version a PyTorch build was made with (torch only).
 	HIPVersion string `json:"hip_version,omitempty"`
 	// ROCBLASTargets are the gfx targets rocBLAS ships kernels for, sorted.
