@@ -278,6 +278,9 @@ func (r *Root) HostPath(name string) (string, error) {
 // Glob returns the machine paths that match pattern (path.Match syntax, one
 // level of wildcards per element), sorted. Unreadable directories are
 // skipped: a glob over a live system must not fail on one private folder.
+// A trace records the matches only, not the folders searched on the way,
+// so a snapshot never carries the names of unrelated files (a home folder's
+// contents, say).
 func (r *Root) Glob(pattern string) []string {
 	pattern = clean(pattern)
 	parts := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
@@ -293,7 +296,11 @@ func (r *Root) Glob(pattern string) []string {
 				}
 				continue
 			}
-			entries, err := r.ReadDir(m)
+			resolved, err := r.Resolve(m)
+			if err != nil {
+				continue
+			}
+			entries, err := os.ReadDir(r.host(resolved))
 			if err != nil {
 				continue
 			}
@@ -308,7 +315,29 @@ func (r *Root) Glob(pattern string) []string {
 			return nil
 		}
 	}
+	for _, m := range matches {
+		r.recordMatch(m)
+	}
 	return matches
+}
+
+// recordMatch records a glob match as a link or as a file of its mode.
+func (r *Root) recordMatch(name string) {
+	resolved, err := r.resolve(name, false)
+	if err != nil {
+		return
+	}
+	fi, err := os.Lstat(r.host(resolved))
+	if err != nil {
+		return
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if target, err := os.Readlink(r.host(resolved)); err == nil {
+			r.recordLink(resolved, target)
+		}
+		return
+	}
+	r.recordStat(resolved, fi)
 }
 
 // Lexists reports whether name exists without following its final link, so

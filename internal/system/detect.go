@@ -44,13 +44,12 @@ type Options struct {
 // is cancelled: anything unreadable becomes a Note naming the file or
 // variable, and the rest of the picture is still returned.
 func Detect(ctx context.Context, root *fsroot.Root, opts Options) (*System, error) {
-	d := &detector{root: root, opts: opts, log: opts.Logger, uuids: map[int]string{}}
+	d := &detector{root: root, opts: opts, log: opts.Logger, uuids: map[int]uint64{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	sys := &System{
 		Schema: Schema,
-		Root:   root.Dir(),
 		GPUs:   []GPU{},
 		ROCm:   []Install{},
 		Torch:  []Install{},
@@ -93,7 +92,7 @@ type detector struct {
 	// uuids maps GPU index to its ROCr uuid (KFD unique_id in hex), for
 	// ROCR_VISIBLE_DEVICES=GPU-<uuid>. Kept out of System: it identifies a
 	// physical board and has no use beyond visibility.
-	uuids map[int]string
+	uuids map[int]uint64
 	// idTables are libdrm's amdgpu.ids tables, loaded on first use.
 	idTables       []idTable
 	idTablesLoaded bool
@@ -148,7 +147,6 @@ func (d *detector) loadEnviron() map[string]string {
 			}
 			env[k] = v
 		}
-		d.note("info", RecordedEnviron, "using the environment recorded in the tree; the process environment is ignored")
 		return env
 	}
 	if !errors.Is(err, fs.ErrNotExist) {

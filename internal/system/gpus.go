@@ -335,7 +335,7 @@ func (d *detector) addGPU(n *kfdNode, dev *drmDevice) {
 			g.DeviceID = fmt.Sprintf("0x%04x", n.deviceID)
 		}
 		if uid, ok, _ := n.props.Uint("unique_id"); ok && uid != 0 {
-			d.uuids[g.Index] = fmt.Sprintf("%016x", uid)
+			d.uuids[g.Index] = uid
 		}
 		if n.renderMinor > 0 {
 			g.RenderNode = fmt.Sprintf("renderD%d", n.renderMinor)

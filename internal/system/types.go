@@ -9,10 +9,7 @@ const Schema = "rocm-patch/system/v1"
 // could not be read or what a setting does to the GPUs listed.
 type System struct {
 	Schema string `json:"schema"`
-	// Root is the directory or snapshot the facts were read from ("/" for the
-	// live machine).
-	Root string `json:"root"`
-	GPUs []GPU  `json:"gpus"`
+	GPUs   []GPU  `json:"gpus"`
 	// ROCm lists the ROCm installations found, best candidate first.
 	ROCm []Install `json:"rocm"`
 	// Torch lists the PyTorch installations found by path (never imported).

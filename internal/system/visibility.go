@@ -126,8 +126,11 @@ func (d *detector) rocrVisible(value string, all []int) []int {
 		}
 		idx := -1
 		if uuid, ok := strings.CutPrefix(strings.ToUpper(tok), "GPU-"); ok {
+			// Compared as numbers: ROCr prints the id zero-padded, users
+			// often copy it without the leading zeros.
+			want, err := strconv.ParseUint(uuid, 16, 64)
 			for pos, gi := range all {
-				if d.uuidOf(gi) != "" && strings.EqualFold(d.uuidOf(gi), uuid) {
+				if id, known := d.uuids[gi]; err == nil && known && id == want {
 					idx = pos
 				}
 			}
@@ -172,9 +175,4 @@ func (d *detector) indexList(name, value string, visible []int) []int {
 		}
 	}
 	return out
-}
-
-// uuidOf is the GPU's ROCr uuid (hex of the KFD unique_id), "" if unknown.
-func (d *detector) uuidOf(gpuIndex int) string {
-	return d.uuids[gpuIndex]
 }
