@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
 	"github.com/rocm-patch/rocm-patch/internal/snapshot"
@@ -47,8 +48,22 @@ func openRoot(name string) (root *fsroot.Root, cleanup func(), err error) {
 // environment, and the host's amdgpu.ids as the naming fallback.
 func (a *app) detectOptions() system.Options {
 	opts := system.Options{Environ: a.environ, Logger: a.log}
-	if host, err := fsroot.Open("/"); err == nil {
-		opts.HostIDs = host
+	// ROCM_PATCH_NO_HOST_IDS=1 turns the host fallback off, so that output
+	// over a tree does not depend on this machine's libdrm (golden tests).
+	if a.getenv("ROCM_PATCH_NO_HOST_IDS") == "" {
+		if host, err := fsroot.Open("/"); err == nil {
+			opts.HostIDs = host
+		}
 	}
 	return opts
+}
+
+// getenv reads the environment the command was started with.
+func (a *app) getenv(name string) string {
+	for _, kv := range a.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }

@@ -186,6 +186,9 @@ func (d *detector) readKernel() {
 	if !d.sys.WSL && d.root.Exists("/dev/dxg") {
 		d.sys.WSL = true
 	}
+	if d.sys.WSL {
+		d.note("info", osrelease, "WSL: GPUs are reached through /dev/dxg, not the amdgpu driver, so sysfs lists none; ROCm on WSL needs AMD's WSL driver and runtime")
+	}
 }
 
 func (d *detector) readAMDGPUModule() {

@@ -402,6 +402,9 @@ func (d *detector) identify(g *GPU, n *kfdNode, dev *drmDevice) {
 	}
 	g.EffectiveGFXTarget = g.GFXTarget
 	g.Family = string(hw.FamilyOf(g.GFXTarget))
+	if g.GFXTarget != "" && g.Family == string(hw.Unknown) {
+		d.note("warning", "", "GPU %d reports %s, an ISA rocm-patch does not know; its family is unknown", g.Index, g.GFXTarget)
+	}
 	g.GenericISA = hw.GenericISA(g.GFXTarget)
 
 	g.Integrated = d.integrated(g, n, dev)
