@@ -28,8 +28,18 @@ var siteGlobs = []string{
 	"/opt/conda/envs/*/lib/python3*/site-packages",
 	"/root/.local/lib/python3*/site-packages",
 	"/home/*/.local/lib/python3*/site-packages",
-	// Virtual environments one folder below a home, the most common place.
+	// Virtual environments where consumer-card users keep them: right in a
+	// home (~/venv, ~/.venv), inside a project (~/ComfyUI/venv,
+	// ~/stable-diffusion-webui/venv), in a folder of venvs (~/.venvs/torch),
+	// and conda's.
 	"/home/*/*/lib/python3*/site-packages",
+	"/home/*/*/venv/lib/python3*/site-packages",
+	"/home/*/*/.venv/lib/python3*/site-packages",
+	"/home/*/.venvs/*/lib/python3*/site-packages",
+	"/home/*/.virtualenvs/*/lib/python3*/site-packages",
+	"/home/*/*conda3/lib/python3*/site-packages",
+	"/home/*/*conda3/envs/*/lib/python3*/site-packages",
+	"/root/*/lib/python3*/site-packages",
 }
 
 // gfxName picks gfx target names out of library file names such as
@@ -43,8 +53,10 @@ func (d *detector) readInstalls() {
 
 func (d *detector) readROCm() []Install {
 	var candidates []string
-	if p := d.env["ROCM_PATH"]; p != "" {
-		candidates = append(candidates, path.Clean("/"+p))
+	for _, v := range rocmPathVars {
+		if p := d.env[v]; p != "" {
+			candidates = append(candidates, path.Clean("/"+p))
+		}
 	}
 	for _, g := range rocmGlobs {
 		candidates = append(candidates, d.root.Glob(g)...)
@@ -54,8 +66,10 @@ func (d *detector) readROCm() []Install {
 	for _, c := range candidates {
 		resolved, err := d.root.Resolve(c)
 		if err != nil {
-			if c == path.Clean("/"+d.env["ROCM_PATH"]) {
-				d.noteReadError("ROCM_PATH", err)
+			for _, v := range rocmPathVars {
+				if d.env[v] != "" && c == path.Clean("/"+d.env[v]) {
+					d.note("warning", v, "%s=%s: %v", v, d.env[v], causeText(err))
+				}
 			}
 			continue
 		}
@@ -76,7 +90,7 @@ func (d *detector) readROCm() []Install {
 	// Keep ROCM_PATH and /opt/rocm (what tools use by default) first, then
 	// the newest versions.
 	sort.SliceStable(out, func(i, j int) bool {
-		pi, pj := rocmPriority(out[i].Path, d.env["ROCM_PATH"]), rocmPriority(out[j].Path, d.env["ROCM_PATH"])
+		pi, pj := d.rocmPriority(out[i].Path), d.rocmPriority(out[j].Path)
 		if pi != pj {
 			return pi < pj
 		}
@@ -85,14 +99,20 @@ func (d *detector) readROCm() []Install {
 	return out
 }
 
-func rocmPriority(p, rocmPath string) int {
-	switch {
-	case rocmPath != "" && p == path.Clean("/"+rocmPath):
-		return 0
-	case p == "/opt/rocm":
-		return 1
+// rocmPathVars name a ROCm tree explicitly: ROCM_PATH for ROCm's own
+// tools, ROCM_HOME for PyTorch's extension builder.
+var rocmPathVars = []string{"ROCM_PATH", "ROCM_HOME"}
+
+func (d *detector) rocmPriority(p string) int {
+	for i, v := range rocmPathVars {
+		if d.env[v] != "" && p == path.Clean("/"+d.env[v]) {
+			return i
+		}
 	}
-	return 2
+	if p == "/opt/rocm" {
+		return len(rocmPathVars)
+	}
+	return len(rocmPathVars) + 1
 }
 
 // readROCmTree reads one candidate; ok is false when it is not a ROCm tree
