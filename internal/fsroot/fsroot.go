@@ -43,7 +43,11 @@ type Root struct {
 	// dirs caches resolved directories (machine path -> resolved machine
 	// path); detect reads many files in few directories, and resolving each
 	// parent once keeps a whole detect to a few hundred system calls.
-	dirs  map[string]string
+	dirs map[string]string
+	// real holds resolved machine paths known to be folders, not links, so
+	// walks through the same folders (a sysfs class with a hundred links
+	// into /sys/devices) cost one lstat each, not one per walk.
+	real  map[string]bool
 	trace *Trace
 }
 
@@ -60,7 +64,7 @@ func Open(dir string) (*Root, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("root %s: not a directory", dir)
 	}
-	return &Root{dir: abs, dirs: map[string]string{"/": "/"}}, nil
+	return &Root{dir: abs, dirs: map[string]string{"/": "/"}, real: map[string]bool{"/": true}}, nil
 }
 
 // Dir is the host directory that stands for "/".
@@ -106,6 +110,8 @@ func (r *Root) resolve(name string, follow bool) (string, error) {
 	return r.walk(rdir, []string{base}, 0)
 }
 
+// resolveDir resolves a folder through its parent, so every ancestor is
+// resolved once and cached.
 func (r *Root) resolveDir(dir string) (string, error) {
 	r.mu.Lock()
 	cached, ok := r.dirs[dir]
@@ -113,7 +119,11 @@ func (r *Root) resolveDir(dir string) (string, error) {
 	if ok {
 		return cached, nil
 	}
-	resolved, err := r.walk("/", strings.Split(strings.TrimPrefix(dir, "/"), "/"), 0)
+	parent, err := r.resolveDir(path.Dir(dir))
+	if err != nil {
+		return "", err
+	}
+	resolved, err := r.walk(parent, []string{path.Base(dir)}, 0)
 	if err != nil {
 		return "", err
 	}
@@ -136,11 +146,23 @@ func (r *Root) walk(cur string, todo []string, links int) (string, error) {
 			continue
 		}
 		next := path.Join(cur, elem)
+		r.mu.Lock()
+		known := r.real[next]
+		r.mu.Unlock()
+		if known {
+			cur = next
+			continue
+		}
 		fi, err := os.Lstat(r.host(next))
 		if err != nil {
 			return "", &fs.PathError{Op: "resolve", Path: next, Err: unwrapPathErr(err)}
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
+			if fi.IsDir() {
+				r.mu.Lock()
+				r.real[next] = true
+				r.mu.Unlock()
+			}
 			cur = next
 			continue
 		}

@@ -36,6 +36,7 @@ func (r *Root) StartTrace() *Trace {
 	// Cached directories were resolved before tracing began; forget them so
 	// that the links they went through are recorded again.
 	r.dirs = map[string]string{"/": "/"}
+	r.real = map[string]bool{"/": true}
 	r.mu.Unlock()
 	return t
 }
