@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
 
@@ -37,25 +39,6 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
-}
-
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(name, "/")))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if strings.HasPrefix(content, "->") {
-			if err := os.Symlink(content[2:], p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // golden compares got with testdata/name, or rewrites it under -update.
@@ -122,7 +105,7 @@ func TestDetectExamples(t *testing.T) {
 }
 
 func TestDetectJSONContract(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteTree(t, map[string]string{
 		"/proc/sys/kernel/osrelease":                     "6.8.0\n",
 		"/sys/class/kfd/kfd/topology/nodes/1/properties": "simd_count 80\nvendor_id 4098\ndevice_id 29663\ngfx_target_version 100301\nlocation_id 768\n",
 	})
@@ -158,7 +141,7 @@ func TestDetectJSONContract(t *testing.T) {
 }
 
 func TestDetectNoGPU(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"/proc/sys/kernel/osrelease": "6.1.0\n"})
+	dir := testutil.WriteTree(t, map[string]string{"/proc/sys/kernel/osrelease": "6.1.0\n"})
 	stdout, _, code := run(t, nil, "detect", "--root", dir)
 	if code != 0 || !strings.HasPrefix(stdout, "No AMD GPU found.") {
 		t.Fatalf("exit %d, output:\n%s", code, stdout)
@@ -170,7 +153,7 @@ func TestDetectNoGPU(t *testing.T) {
 }
 
 func TestSnapshotCommandRoundTrip(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testutil.WriteTree(t, map[string]string{
 		"/proc/sys/kernel/osrelease":                     "6.8.0\n",
 		"/sys/class/kfd/kfd/topology/nodes/1/properties": "simd_count 80\nvendor_id 4098\ndevice_id 29663\ngfx_target_version 100301\n",
 		"/opt/rocm-6.2.0/.info/version":                  "6.2.0\n",
@@ -198,7 +181,7 @@ func TestSnapshotCommandRoundTrip(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"/a": ""})
+	dir := testutil.WriteTree(t, map[string]string{"/a": ""})
 	tests := []struct {
 		args []string
 		code int

@@ -7,36 +7,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
-)
 
-// tree builds a directory from a map: values starting with "->" are links.
-func tree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if len(content) > 2 && content[:2] == "->" {
-			if err := os.Symlink(content[2:], p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+)
 
 func TestResolveStaysInsideRoot(t *testing.T) {
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("host"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dir := tree(t, map[string]string{
+	dir := testutil.WriteTree(t, map[string]string{
 		"opt/rocm-6.2.0/.info/version": "6.2.0-66\n",
 		"opt/rocm":                     "->/opt/rocm-6.2.0", // absolute: inside the root
 		"etc/alternatives/rocm":        "->../../opt/rocm-6.2.0",
@@ -89,7 +69,7 @@ func TestResolveStaysInsideRoot(t *testing.T) {
 }
 
 func TestErrorsNameTheMachinePath(t *testing.T) {
-	r, err := Open(tree(t, map[string]string{"a": "x"}))
+	r, err := Open(testutil.WriteTree(t, map[string]string{"a": "x"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +81,7 @@ func TestErrorsNameTheMachinePath(t *testing.T) {
 }
 
 func TestReadlinkAcceptsFlattenedLinks(t *testing.T) {
-	r, err := Open(tree(t, map[string]string{
+	r, err := Open(testutil.WriteTree(t, map[string]string{
 		"dev/a/driver": "->../../../bus/pci/drivers/amdgpu",
 		"dev/b/driver": "../../../bus/pci/drivers/i915",
 	}))
@@ -117,7 +97,7 @@ func TestReadlinkAcceptsFlattenedLinks(t *testing.T) {
 }
 
 func TestGlob(t *testing.T) {
-	r, err := Open(tree(t, map[string]string{
+	r, err := Open(testutil.WriteTree(t, map[string]string{
 		"opt/rocm-6.1.0/.info/version":   "6.1.0",
 		"opt/rocm-6.2.0/.info/version":   "6.2.0",
 		"opt/rocm_sdk_612/.info/version": "6.1.2",
@@ -157,7 +137,7 @@ func TestReadFileTooLarge(t *testing.T) {
 }
 
 func TestOpenRejectsFiles(t *testing.T) {
-	dir := tree(t, map[string]string{"file": "x"})
+	dir := testutil.WriteTree(t, map[string]string{"file": "x"})
 	if _, err := Open(filepath.Join(dir, "file")); err == nil {
 		t.Fatal("Open of a regular file should fail")
 	}
@@ -167,7 +147,7 @@ func TestOpenRejectsFiles(t *testing.T) {
 }
 
 func TestTraceRecordsWhatWasRead(t *testing.T) {
-	r, err := Open(tree(t, map[string]string{
+	r, err := Open(testutil.WriteTree(t, map[string]string{
 		"opt/rocm-6.2.0/.info/version":             "6.2.0",
 		"opt/rocm-6.2.0/lib/rocblas/library/a.dat": "",
 		"opt/rocm":    "->/opt/rocm-6.2.0",

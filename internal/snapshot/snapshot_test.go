@@ -13,30 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
-
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(name, "/")))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(content, "->") {
-			if err := os.Symlink(content[2:], p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 const dev = "/sys/devices/pci0000:00/0000:00:01.1/0000:03:00.0"
 
@@ -76,7 +57,7 @@ var machine = map[string]string{
 
 func capture(t *testing.T, files map[string]string, environ []string) ([]byte, *system.System) {
 	t.Helper()
-	root, err := fsroot.Open(writeTree(t, files))
+	root, err := fsroot.Open(testutil.WriteTree(t, files))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +170,8 @@ func TestSnapshotCarriesHostNames(t *testing.T) {
 		files[k] = v
 	}
 	delete(files, "/usr/share/libdrm/amdgpu.ids")
-	host, _ := fsroot.Open(writeTree(t, map[string]string{"/usr/share/libdrm/amdgpu.ids": "1.0.0\n73DF,\tC1,\tHost Named RX 6700 XT\n"}))
-	root, _ := fsroot.Open(writeTree(t, files))
+	host, _ := fsroot.Open(testutil.WriteTree(t, map[string]string{"/usr/share/libdrm/amdgpu.ids": "1.0.0\n73DF,\tC1,\tHost Named RX 6700 XT\n"}))
+	root, _ := fsroot.Open(testutil.WriteTree(t, files))
 	var buf bytes.Buffer
 	sys, err := Capture(context.Background(), root, &buf, Options{Detect: system.Options{HostIDs: host}})
 	if err != nil {

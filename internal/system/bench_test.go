@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 )
 
 // BenchmarkDetect8GPUs measures a whole detection of an eight-GPU machine,
@@ -23,7 +24,7 @@ func BenchmarkDetect8GPUs(b *testing.B) {
 		}
 	}
 	files["/opt/rocm"] = "->/opt/rocm-6.2.0"
-	root, err := fsroot.Open(writeTree(b, files))
+	root, err := fsroot.Open(testutil.WriteTree(b, files))
 	if err != nil {
 		b.Fatal(err)
 	}

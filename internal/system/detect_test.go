@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 )
 
 func TestDetectTwoGPUs(t *testing.T) {
@@ -223,7 +224,7 @@ func TestUnreadableFile(t *testing.T) {
 		t.Skip("root reads every file")
 	}
 	files := synthTree(rx6700xt)
-	dir := writeTree(t, files)
+	dir := testutil.WriteTree(t, files)
 	if err := os.Chmod(dir+"/sys/class/kfd/kfd/topology/nodes/1/properties", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -309,9 +310,9 @@ func TestRecordedEnvironReplacesProcessEnv(t *testing.T) {
 func TestHostNameTableFallback(t *testing.T) {
 	files := synthTree(rx6700xt)
 	delete(files, "/usr/share/libdrm/amdgpu.ids")
-	host := writeTree(t, map[string]string{"/usr/share/libdrm/amdgpu.ids": "1.0.0\n73DF,\tC1,\tHost Name\n"})
+	host := testutil.WriteTree(t, map[string]string{"/usr/share/libdrm/amdgpu.ids": "1.0.0\n73DF,\tC1,\tHost Name\n"})
 	hostRoot, _ := fsroot.Open(host)
-	root, _ := fsroot.Open(writeTree(t, files))
+	root, _ := fsroot.Open(testutil.WriteTree(t, files))
 	sys, err := Detect(context.Background(), root, Options{HostIDs: hostRoot})
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +333,7 @@ func TestHostNameTableFallback(t *testing.T) {
 }
 
 func TestContextCancelled(t *testing.T) {
-	root, _ := fsroot.Open(writeTree(t, synthTree(rx6700xt)))
+	root, _ := fsroot.Open(testutil.WriteTree(t, synthTree(rx6700xt)))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := Detect(ctx, root, Options{}); err == nil {

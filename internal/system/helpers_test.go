@@ -3,36 +3,13 @@ package system
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
 )
-
-// writeTree builds a directory from a map of machine paths; a value that
-// starts with "->" makes a symbolic link.
-func writeTree(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(name, "/")))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(content, "->") {
-			if err := os.Symlink(content[2:], p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // fakeGPU describes one GPU of a synthetic tree.
 type fakeGPU struct {
@@ -92,7 +69,7 @@ var (
 // detectTree runs Detect over files with the given environment.
 func detectTree(t testing.TB, files map[string]string, environ ...string) *System {
 	t.Helper()
-	root, err := fsroot.Open(writeTree(t, files))
+	root, err := fsroot.Open(testutil.WriteTree(t, files))
 	if err != nil {
 		t.Fatal(err)
 	}
