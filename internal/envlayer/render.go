@@ -117,7 +117,7 @@ func renderPOSIX(l Layer, sh Shell) string {
 }
 
 // QuotePOSIX quotes s for bash, zsh and any POSIX shell: one single-quoted
-// word, each ' written as '\''. Inside single quotes nothing is special
+// word, each ' written as '\”. Inside single quotes nothing is special
 // ($, backticks, backslashes and newlines are literal), so eval reads back
 // exactly s.
 func QuotePOSIX(s string) string {
