@@ -116,9 +116,10 @@ func renderPOSIX(l Layer, sh Shell) string {
 	return b.String()
 }
 
-// QuotePOSIX quotes s for bash, zsh and any POSIX shell: one single-quoted
-// word, each ' written as '\”. Inside single quotes nothing is special
-// ($, backticks, backslashes and newlines are literal), so eval reads back
+// QuotePOSIX quotes s for bash, zsh and any POSIX shell as one
+// single-quoted word; a quote inside closes the quoting, adds an escaped
+// quote and reopens it. Inside single quotes nothing is special ($,
+// backticks, backslashes and newlines are literal), so eval reads back
 // exactly s.
 func QuotePOSIX(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
