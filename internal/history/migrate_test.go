@@ -1,0 +1,146 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shimMigration is the kind of migration issue 5 will add: what the Python
+// shim reported, per attempt. It is only a test fixture here.
+var shimMigration = migration{
+	version: 2,
+	name:    "attempts.shim_json",
+	stmts:   []string{`ALTER TABLE attempts ADD COLUMN shim_json TEXT NOT NULL DEFAULT '{}'`},
+}
+
+func seedRun(t *testing.T, d *DB) int64 {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	id, err := d.BeginRun(ctx, Run{Command: []string{"python", "train.py"}, Started: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RecordAttempt(ctx, id, Attempt{N: 1, Device: DeviceGPU, Started: start, Duration: time.Minute, ExitCode: -1, Signal: "SIGABRT", Class: "gpu-memory-fault"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.FinishRun(ctx, id, OutcomeFailed, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestMigrateFromV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	v1 := migrations[:1]
+	d, err := open(ctx, path, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := seedRun(t, d)
+	d.Close()
+
+	v2 := append(append([]migration{}, v1...), shimMigration)
+	d, err = open(ctx, path, v2)
+	if err != nil {
+		t.Fatalf("upgrade to v2: %v", err)
+	}
+	if v := pragmaInt(t, d, "user_version"); v != 2 {
+		t.Errorf("user_version = %d after upgrade, want 2", v)
+	}
+	runs, err := d.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].ID != id || len(runs[0].Attempts) != 1 || runs[0].Attempts[0].Class != "gpu-memory-fault" {
+		t.Fatalf("v1 data after upgrade: %+v", runs)
+	}
+	var shim string
+	if err := d.db.QueryRow(`SELECT shim_json FROM attempts WHERE run_id = ?`, id).Scan(&shim); err != nil || shim != "{}" {
+		t.Errorf("new column on an old row: %q, %v", shim, err)
+	}
+	// A v2 build keeps writing rows the v1 code path knows.
+	seedRun(t, d)
+	d.Close()
+
+	// The v1 build now meets a newer file and must refuse it.
+	_, err = open(ctx, path, v1)
+	if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "version 2") || !strings.Contains(err.Error(), "up to 1") {
+		t.Errorf("v1 opening a v2 file: %v", err)
+	}
+}
+
+func TestFailedMigrationRollsBack(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	d, err := open(ctx, path, migrations[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedRun(t, d)
+	d.Close()
+
+	broken := migration{version: 2, name: "broken", stmts: []string{
+		`ALTER TABLE attempts ADD COLUMN shim_json TEXT`,
+		`THIS IS NOT SQL`,
+	}}
+	_, err = open(ctx, path, []migration{migrations[0], broken})
+	if err == nil || !strings.Contains(err.Error(), "migrate to schema 2 (broken)") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("broken migration: %v", err)
+	}
+	d, err = open(ctx, path, migrations[:1])
+	if err != nil {
+		t.Fatalf("reopen at v1 after a failed upgrade: %v", err)
+	}
+	defer d.Close()
+	if v := pragmaInt(t, d, "user_version"); v != 1 {
+		t.Errorf("user_version = %d, want 1", v)
+	}
+	var n int
+	d.db.QueryRow(`SELECT count(*) FROM pragma_table_info('attempts') WHERE name = 'shim_json'`).Scan(&n)
+	if n != 0 {
+		t.Error("half a migration was kept")
+	}
+	runs, err := d.Runs(ctx, 0)
+	if err != nil || len(runs) != 1 {
+		t.Errorf("data after a failed upgrade: %v, %d runs", err, len(runs))
+	}
+}
+
+// Two processes opening a brand-new file at once must not both run
+// migration 1; BEGIN IMMEDIATE makes the second wait and find it done.
+func TestConcurrentFirstOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	const n = 6
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			d, err := Open(ctx, path)
+			if err == nil {
+				_, err = d.BeginRun(ctx, Run{Command: []string{"true"}})
+				d.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	runs, _ := d.Runs(ctx, 0)
+	if len(runs) != n {
+		t.Errorf("%d runs, want %d", len(runs), n)
+	}
+}
