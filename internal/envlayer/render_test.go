@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -200,8 +201,16 @@ print(json.dumps(dotenv_values(sys.argv[1])))`, filepath.Join(dir, "layer.env"))
 // it: %% is a literal %, double quotes group, and C escapes are resolved.
 func unquoteSystemd(t *testing.T, word string) string {
 	t.Helper()
+	v, err := decodeSystemd(word)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func decodeSystemd(word string) (string, error) {
 	if len(word) < 2 || word[0] != '"' || word[len(word)-1] != '"' {
-		t.Fatalf("not a quoted word: %s", word)
+		return "", fmt.Errorf("not a quoted word: %s", word)
 	}
 	in := word[1 : len(word)-1]
 	var b strings.Builder
@@ -210,16 +219,16 @@ func unquoteSystemd(t *testing.T, word string) string {
 		switch {
 		case c == '%':
 			if i+1 >= len(in) || in[i+1] != '%' {
-				t.Fatalf("lone %% (a specifier) in %s", word)
+				return "", fmt.Errorf("lone %% (a specifier) in %s", word)
 			}
 			b.WriteByte('%')
 			i++
 		case c == '"':
-			t.Fatalf("unescaped quote in %s", word)
+			return "", fmt.Errorf("unescaped quote in %s", word)
 		case c == '\\':
 			i++
 			if i >= len(in) {
-				t.Fatalf("dangling backslash in %s", word)
+				return "", fmt.Errorf("dangling backslash in %s", word)
 			}
 			switch in[i] {
 			case '\\', '"':
@@ -231,20 +240,140 @@ func unquoteSystemd(t *testing.T, word string) string {
 			case 'r':
 				b.WriteByte('\r')
 			case 'x':
+				if i+2 >= len(in) {
+					return "", fmt.Errorf("short \\x in %s", word)
+				}
 				var v byte
-				fmt.Sscanf(in[i+1:i+3], "%02x", &v)
+				if _, err := fmt.Sscanf(in[i+1:i+3], "%02x", &v); err != nil {
+					return "", err
+				}
 				b.WriteByte(v)
 				i += 2
 			default:
-				t.Fatalf("unknown escape \\%c in %s", in[i], word)
+				return "", fmt.Errorf("unknown escape \\%c in %s", in[i], word)
 			}
-		case c < 0x20:
-			t.Fatalf("raw control character in %s", word)
+		case c < 0x20 || c == 0x7f:
+			return "", fmt.Errorf("raw control character in %s", word)
 		default:
 			b.WriteByte(c)
 		}
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// decodePOSIX reads a word made of single-quoted parts and \' escapes,
+// the only shapes QuotePOSIX writes.
+func decodePOSIX(word string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(word); {
+		switch {
+		case word[i] == '\'':
+			j := strings.IndexByte(word[i+1:], '\'')
+			if j < 0 {
+				return "", fmt.Errorf("unterminated quote in %q", word)
+			}
+			b.WriteString(word[i+1 : i+1+j])
+			i += j + 2
+		case strings.HasPrefix(word[i:], `\'`):
+			b.WriteByte('\'')
+			i += 2
+		default:
+			return "", fmt.Errorf("unquoted byte %q in %q", word[i], word)
+		}
+	}
+	return b.String(), nil
+}
+
+// decodeFish reads one fish single-quoted word: \\ and \' are escapes,
+// any other backslash is literal.
+func decodeFish(word string) (string, error) {
+	if len(word) < 2 || word[0] != '\'' || word[len(word)-1] != '\'' {
+		return "", fmt.Errorf("not quoted: %q", word)
+	}
+	in := word[1 : len(word)-1]
+	var b strings.Builder
+	for i := 0; i < len(in); i++ {
+		switch {
+		case in[i] == '\\' && i+1 < len(in) && (in[i+1] == '\\' || in[i+1] == '\''):
+			b.WriteByte(in[i+1])
+			i++
+		case in[i] == '\'':
+			return "", fmt.Errorf("unescaped quote in %q", word)
+		default:
+			b.WriteByte(in[i])
+		}
+	}
+	if strings.HasSuffix(in, `\`) && !strings.HasSuffix(in, `\\`) {
+		return "", fmt.Errorf("quote escaped at the end of %q", word)
+	}
+	return b.String(), nil
+}
+
+// FuzzQuote checks that every quoting function reads back what it was
+// given, by the rules of its format.
+func FuzzQuote(f *testing.F) {
+	for _, v := range hostile {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got, err := decodePOSIX(QuotePOSIX(v)); err != nil || got != v {
+			t.Errorf("POSIX: %q -> %q (%v)", v, got, err)
+		}
+		if got, err := decodeFish(QuoteFish(v)); err != nil || got != v {
+			t.Errorf("fish: %q -> %q (%v)", v, got, err)
+		}
+		word := QuoteSystemd("A=" + v)
+		if got, err := decodeSystemd(word); err != nil || got != "A="+v {
+			if utf8.ValidString(v) || err != nil {
+				t.Errorf("systemd: %q -> %q (%v)", v, got, err)
+			}
+		}
+		if q, err := QuoteDotenv(v); err == nil {
+			if strings.ContainsAny(q[min(1, len(q)):max(len(q)-1, min(1, len(q)))], "'\\\n\r$") {
+				t.Errorf("dotenv: %q quoted as %q", v, q)
+			}
+			if strings.Trim(q, "'") != v {
+				t.Errorf("dotenv: %q quoted as %q", v, q)
+			}
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			if _, err := Render(Layer{Vars: []Var{{Name: "A", Value: v}}}, Bash); !errors.Is(err, ErrUnrepresentable) {
+				t.Errorf("NUL accepted: %v", err)
+			}
+			return
+		}
+		// Every line but the assignment itself must be a comment: no text
+		// placed in a header or comment can become a command.
+		dq, dqErr := QuoteDotenv(v)
+		assignments := map[Shell]string{
+			Bash: "export A=" + QuotePOSIX(v) + "\n", Zsh: "export A=" + QuotePOSIX(v) + "\n",
+			Fish: "set -gx A " + QuoteFish(v) + "\n", Systemd: "[Service]\n", Dotenv: "A=" + dq + "\n",
+		}
+		for sh, assignment := range assignments {
+			out, err := Render(Layer{Header: []string{v}, Vars: []Var{{Name: "A", Value: v, Why: v, Does: v, Cost: v}}}, sh)
+			if sh == Dotenv && dqErr != nil {
+				if err == nil {
+					t.Errorf("dotenv rendered %q, which QuoteDotenv refuses", v)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", sh, err)
+			}
+			if sh == Systemd {
+				out = strings.Replace(out, "Environment="+word+"\n", "", 1)
+			}
+			if !strings.Contains(out, assignment) {
+				t.Fatalf("%s: assignment missing from %q", sh, out)
+			}
+			rest := strings.Replace(out, assignment, "", 1)
+			for _, line := range strings.Split(rest, "\n") {
+				if line != "" && !strings.HasPrefix(line, "#") {
+					t.Errorf("%s: %q left a line that is not a comment: %q", sh, v, line)
+				}
+			}
+		}
+	})
 }
 
 func TestRenderSystemd(t *testing.T) {
