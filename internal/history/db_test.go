@@ -199,6 +199,7 @@ func TestOpenRefusesAndLeavesFileAlone(t *testing.T) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
 			msg := err.Error()
+			t.Log(msg)
 			if !strings.Contains(msg, path) {
 				t.Errorf("error %q does not name the file", msg)
 			}
