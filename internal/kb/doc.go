@@ -1,0 +1,43 @@
+// Package kb is rocm-patch's knowledge base: the known failures of ROCm
+// and PyTorch on AMD GPUs, and the settings (amdgpu parameters, ROCm and
+// PyTorch variables, rocm-patch's own policy) that mitigations refer to.
+//
+// # Data
+//
+// Everything is data embedded in the binary, one source of truth each:
+//
+//   - entries/<id>.md: one known issue per file, a Markdown document whose
+//     YAML front matter (between "---" lines) is an [Entry]: id, title,
+//     class, applies_to, signatures (regular expressions with a specificity
+//     rank), root_cause, mitigations, references. The Markdown body is the
+//     human document.
+//   - settings.yaml: the settings catalogue, one [Setting] per knob of the
+//     project's research notes: what it really does, its values and
+//     defaults, when setting it changes nothing ([Setting.NoOpWhen]), what it
+//     costs, where that is written, and what earlier write-ups claimed
+//     wrongly about it.
+//
+// Later data files (the retry ladder, kernel profiles, training recipes) sit
+// beside settings.yaml and refer to settings the same way mitigations do,
+// with a [SettingValue] (setting id plus value or unset), so one validator
+// and one renderer serve them all.
+//
+// # Loading
+//
+// [Load] parses and validates the embedded set; [LoadFS] does the same for
+// any fs.FS laid out alike (tests use it). Validation is complete: an
+// unknown class, a duplicate id, a bad regular expression, a signature with
+// no literal to prefilter on, a mitigation naming an unknown setting, an
+// empty title, an unknown front-matter field: each fails the load with an
+// error naming the file and the field. A KB is immutable after loading and
+// safe for concurrent use.
+//
+// # Rendering
+//
+// [Entry.Render] prints one entry for a terminal, the way `rustc --explain`
+// prints an error code. [KB.Docs] produces docs/issues/ (an index and one
+// page per entry); `go generate ./internal/kb` writes them and a test fails
+// when the committed pages are stale.
+package kb
+
+//go:generate go run ./internal/gendocs -out ../../docs/issues
