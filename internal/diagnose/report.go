@@ -76,7 +76,11 @@ func (r *Result) WriteText(w io.Writer) error {
 		if m.HardwareNote != "" {
 			fmt.Fprintf(bw, "   machine: %s\n", m.HardwareNote)
 		}
-		fmt.Fprintf(bw, "   evidence (%d matching lines):\n", m.Hits)
+		plural := "s"
+		if m.Hits == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(bw, "   evidence (%d matching line%s):\n", m.Hits, plural)
 		for _, e := range m.Lines {
 			fmt.Fprintf(bw, "     %s %s\n", lineRef(e), e.Text)
 		}
