@@ -1,0 +1,336 @@
+package supervise
+
+import (
+	"bytes"
+	"sync"
+)
+
+// Stream names the child's output stream a Line came from.
+type Stream uint8
+
+const (
+	// Stdout is the child's standard output. A child on a pseudo-terminal
+	// writes stdout and stderr into the same terminal, and both arrive as
+	// the stream of the user's terminal (Stdout when the user's stdout is
+	// one).
+	Stdout Stream = 1
+	// Stderr is the child's standard error.
+	Stderr Stream = 2
+)
+
+// String returns "stdout" or "stderr".
+func (s Stream) String() string {
+	switch s {
+	case Stdout:
+		return "stdout"
+	case Stderr:
+		return "stderr"
+	}
+	return "stream?"
+}
+
+// MaxLineBytes is the most bytes one Line carries. A longer line is not cut
+// short: it reaches OnLine as consecutive pieces of MaxLineBytes with Partial
+// set, then the rest, so a matcher sees every byte while the supervisor
+// holds at most MaxLineBytes of any one line.
+const MaxLineBytes = 64 << 10
+
+// Line is one line of the child's output as OnLine sees it. A line ends at
+// "\n", at "\r" (progress bars redraw with a bare carriage return) or at
+// "\r\n", which counts as one ending. Empty lines are delivered too.
+type Line struct {
+	// Text is the line without its ending. It is only valid during the
+	// OnLine call: copy it to keep it.
+	Text []byte
+	// Stream is the stream the line was written to.
+	Stream Stream
+	// Partial says Text is not the whole line: the line was longer than
+	// MaxLineBytes and the next Line of the same Stream continues it, or
+	// output after it was dropped and the next Line has Gap set.
+	Partial bool
+	// Gap says output of this Stream was dropped right before this Line
+	// because OnLine fell behind, so Text may start in the middle of a line.
+	Gap bool
+}
+
+// splitter cuts one stream's bytes into Lines. It runs on the side
+// goroutine, never on the path that copies bytes to the user.
+type splitter struct {
+	stream  Stream
+	max     int
+	pending []byte // head of the current line, at most max bytes
+	cr      bool   // the last byte fed was '\r': a '\n' right after it ends nothing
+	gap     bool   // the next Line gets Gap
+	emit    func(Line)
+}
+
+func newSplitter(stream Stream, max int, emit func(Line)) *splitter {
+	return &splitter{stream: stream, max: max, emit: emit}
+}
+
+// feed splits b. Lines that lie wholly inside b are passed on without a
+// copy; only a line that spans calls is gathered in pending. The next '\n'
+// and '\r' positions are remembered across lines so that a stretch of
+// progress bars without '\n' (or long text without '\r') is scanned once,
+// not once per line.
+func (s *splitter) feed(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	off := 0
+	if s.cr && b[0] == '\n' {
+		off = 1
+	}
+	s.cr = false
+	nextNL, nextCR := -1, -1
+	for off < len(b) {
+		if nextNL < off {
+			nextNL = indexFrom(b, off, '\n')
+		}
+		if nextCR < off {
+			nextCR = indexFrom(b, off, '\r')
+		}
+		end := min(nextNL, nextCR)
+		if end == len(b) {
+			s.text(b[off:], false)
+			return
+		}
+		s.text(b[off:end], true)
+		off = end + 1
+		if b[end] == '\r' {
+			if off == len(b) {
+				s.cr = true
+			} else if b[off] == '\n' {
+				off++
+			}
+		}
+	}
+}
+
+// indexFrom returns the index of c in b at or after off, or len(b).
+func indexFrom(b []byte, off int, c byte) int {
+	if i := bytes.IndexByte(b[off:], c); i >= 0 {
+		return off + i
+	}
+	return len(b)
+}
+
+// text adds t to the current line; ends says the line ends after t.
+func (s *splitter) text(t []byte, ends bool) {
+	for {
+		if len(s.pending) == 0 {
+			if len(t) <= s.max {
+				if ends {
+					s.send(t, false)
+				} else if len(t) > 0 {
+					if s.pending == nil {
+						s.pending = make([]byte, 0, s.max)
+					}
+					s.pending = append(s.pending, t...)
+				}
+				return
+			}
+			s.send(t[:s.max], true)
+			t = t[s.max:]
+			continue
+		}
+		room := s.max - len(s.pending)
+		if len(t) <= room {
+			s.pending = append(s.pending, t...)
+			if ends {
+				s.send(s.pending, false)
+				s.pending = s.pending[:0]
+			}
+			return
+		}
+		s.pending = append(s.pending, t[:room]...)
+		t = t[room:]
+		s.send(s.pending, true)
+		s.pending = s.pending[:0]
+	}
+}
+
+func (s *splitter) send(text []byte, partial bool) {
+	s.emit(Line{Text: text, Stream: s.stream, Partial: partial, Gap: s.gap})
+	s.gap = false
+}
+
+// dropped tells the splitter that output was lost before the next feed:
+// the line in progress is passed on as a cut piece and the next Line is
+// marked as following a gap.
+func (s *splitter) dropped() {
+	if len(s.pending) > 0 {
+		s.send(s.pending, true)
+		s.pending = s.pending[:0]
+	}
+	s.cr = false
+	s.gap = true
+}
+
+// flush passes on a last line that had no ending.
+func (s *splitter) flush() {
+	if len(s.pending) > 0 {
+		s.send(s.pending, false)
+		s.pending = s.pending[:0]
+	}
+}
+
+// sideLimit is how many bytes of output may wait for OnLine before the
+// oldest are dropped. The newest are kept on purpose: the line that names
+// a crash comes last, right before the child dies. A variable so tests
+// can make a slow consumer drop sooner.
+var sideLimit = 8 << 20
+
+const (
+	chunkSize = 64 << 10 // capacity of a pooled chunk buffer
+	chunkCost = 64       // bytes charged per chunk so that many tiny chunks stay bounded too
+)
+
+type chunk struct {
+	stream Stream
+	buf    []byte
+	gap    bool // output of this stream was dropped right before this chunk
+}
+
+var chunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkSize)} }}
+
+// sideQueue hands copies of the output from the copying goroutines to the
+// line goroutine. push never blocks on the consumer: when the queue holds
+// more than limit bytes it drops its oldest chunks and counts them.
+type sideQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	q       []*chunk
+	bytes   int
+	limit   int
+	dropped int64
+	gapNext [3]bool // per Stream: the next chunk pushed follows a drop
+	closed  bool
+}
+
+func newSideQueue(limit int) *sideQueue {
+	sq := &sideQueue{limit: limit}
+	sq.cond.L = &sq.mu
+	return sq
+}
+
+// push copies b into the queue.
+func (sq *sideQueue) push(stream Stream, b []byte) {
+	sq.mu.Lock()
+	if n := len(sq.q); n > 0 {
+		// Coalesce small reads into the newest chunk while the consumer
+		// has not taken it yet.
+		if t := sq.q[n-1]; t.stream == stream && cap(t.buf) == chunkSize && len(t.buf)+len(b) <= chunkSize {
+			t.buf = append(t.buf, b...)
+			sq.bytes += len(b)
+			sq.trim()
+			sq.mu.Unlock()
+			sq.cond.Signal()
+			return
+		}
+	}
+	var c *chunk
+	if len(b) <= chunkSize {
+		c = chunkPool.Get().(*chunk)
+		c.buf = append(c.buf[:0], b...)
+	} else {
+		c = &chunk{buf: bytes.Clone(b)}
+	}
+	c.stream = stream
+	c.gap = sq.gapNext[stream]
+	sq.gapNext[stream] = false
+	sq.q = append(sq.q, c)
+	sq.bytes += len(b) + chunkCost
+	sq.trim()
+	sq.mu.Unlock()
+	sq.cond.Signal()
+}
+
+// trim drops the oldest chunks while over the limit, never the newest.
+func (sq *sideQueue) trim() {
+	for sq.bytes > sq.limit && len(sq.q) > 1 {
+		c := sq.q[0]
+		sq.q[0] = nil
+		sq.q = sq.q[1:]
+		sq.bytes -= len(c.buf) + chunkCost
+		sq.dropped += int64(len(c.buf))
+		marked := false
+		for _, next := range sq.q {
+			if next.stream == c.stream {
+				next.gap = true
+				marked = true
+				break
+			}
+		}
+		if !marked {
+			sq.gapNext[c.stream] = true
+		}
+		recycle(c)
+	}
+}
+
+// pop waits for the oldest chunk; ok is false once the queue is closed
+// and empty.
+func (sq *sideQueue) pop() (c *chunk, ok bool) {
+	sq.mu.Lock()
+	defer sq.mu.Unlock()
+	for len(sq.q) == 0 {
+		if sq.closed {
+			return nil, false
+		}
+		sq.cond.Wait()
+	}
+	c = sq.q[0]
+	sq.q[0] = nil
+	sq.q = sq.q[1:]
+	sq.bytes -= len(c.buf) + chunkCost
+	return c, true
+}
+
+func (sq *sideQueue) close() {
+	sq.mu.Lock()
+	sq.closed = true
+	sq.mu.Unlock()
+	sq.cond.Broadcast()
+}
+
+func (sq *sideQueue) droppedBytes() int64 {
+	sq.mu.Lock()
+	defer sq.mu.Unlock()
+	return sq.dropped
+}
+
+func recycle(c *chunk) {
+	if cap(c.buf) == chunkSize {
+		c.buf = c.buf[:0]
+		c.gap = false
+		chunkPool.Put(c)
+	}
+}
+
+// consumeLines runs on the side goroutine: it splits every chunk and calls
+// onLine, until the queue is closed and empty.
+func consumeLines(sq *sideQueue, onLine func(Line)) {
+	var splitters [3]*splitter
+	for {
+		c, ok := sq.pop()
+		if !ok {
+			break
+		}
+		sp := splitters[c.stream]
+		if sp == nil {
+			sp = newSplitter(c.stream, MaxLineBytes, onLine)
+			splitters[c.stream] = sp
+		}
+		if c.gap {
+			sp.dropped()
+		}
+		sp.feed(c.buf)
+		recycle(c)
+	}
+	for _, sp := range splitters {
+		if sp != nil {
+			sp.flush()
+		}
+	}
+}
