@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/rocm-patch/rocm-patch/internal/kb"
@@ -62,11 +63,14 @@ const (
 // pattern is one distinct regular expression with everything that uses
 // it: signatures of entries, context clauses, fact extraction.
 type pattern struct {
-	re      *regexp.Regexp
-	source  string
-	uses    []use
-	context []int // entries whose When.Context this pattern is
-	fact    factKind
+	re *regexp.Regexp
+	// required: one of these occurs whole in any matching normalised
+	// text; checked with a substring search before re runs.
+	required []kb.Literal
+	source   string
+	uses     []use
+	context  []int // entries whose When.Context this pattern is
+	fact     factKind
 }
 
 // Fact patterns read machine facts that logs print: the override (ollama's
@@ -130,7 +134,7 @@ func New(k *kb.KB, opts Options) (*Matcher, error) {
 		if i, ok := bySource[c.Source]; ok {
 			return i
 		}
-		m.patterns = append(m.patterns, &pattern{re: c.Re, source: c.Source})
+		m.patterns = append(m.patterns, &pattern{re: c.Re, required: c.Required, source: c.Source})
 		m.ere = append(m.ere, c.ERE)
 		idx := int32(len(m.patterns) - 1)
 		bySource[c.Source] = idx
@@ -160,7 +164,11 @@ func New(k *kb.KB, opts Options) (*Matcher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("diagnose: fact pattern: %w", err)
 		}
-		m.patterns = append(m.patterns, &pattern{re: re, source: f.source, fact: f.kind})
+		p := &pattern{re: re, source: f.source, fact: f.kind}
+		if f.kind == factOverride {
+			p.required = f.literals
+		}
+		m.patterns = append(m.patterns, p)
 		m.ere = append(m.ere, f.ere)
 		for _, l := range f.literals {
 			addLit(l, int32(len(m.patterns)-1))
@@ -174,6 +182,26 @@ func New(k *kb.KB, opts Options) (*Matcher, error) {
 	m.pf = newPrefilter(m.lits)
 	m.hw = readHardware(opts.System)
 	return m, nil
+}
+
+// mayMatch reports whether normalised text holds one of the pattern's
+// required literals, without which the expression cannot match. lower
+// returns the text in lower case, for fold literals; it is called only
+// when one is needed.
+func (p *pattern) mayMatch(text string, lower func() string) bool {
+	if len(p.required) == 0 {
+		return true
+	}
+	for _, l := range p.required {
+		if l.Fold {
+			if strings.Contains(lower(), l.Text) {
+				return true
+			}
+		} else if strings.Contains(text, l.Text) {
+			return true
+		}
+	}
+	return false
 }
 
 // Patterns returns every regular expression a scan may run (signatures,

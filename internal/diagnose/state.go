@@ -212,10 +212,11 @@ func (st *state) norm(raw []byte) string {
 func (st *state) segment(data []byte, s, e int, lineNo int64) {
 	cur := evLine{line: lineNo, raw: data[s:e]}
 	norm := st.norm(cur.raw)
+	lower := lazyLower(norm)
 	var partial []int32
 	for _, pi := range st.queue {
 		p := st.m.patterns[pi]
-		if p.re.MatchString(norm) {
+		if p.mayMatch(norm, lower) && p.re.MatchString(norm) {
 			st.record(pi, norm, cur)
 			continue
 		}
@@ -258,11 +259,16 @@ func (st *state) segment(data []byte, s, e int, lineNo int64) {
 func (st *state) tryJoin(pats []int32, a, b string, la, lb evLine) []int32 {
 	var rest []int32
 	for _, pi := range pats {
-		re := st.m.patterns[pi].re
+		p := st.m.patterns[pi]
 		matched := ""
 		for _, sep := range []string{"", " "} {
 			j := a + sep + b
-			loc := re.FindStringIndex(j)
+			// The required literal must be whole in the join, and not in
+			// a alone (then a would have matched, or cannot).
+			if !p.mayMatch(j, lazyLower(j)) {
+				continue
+			}
+			loc := p.re.FindStringIndex(j)
 			if loc != nil && loc[0] < len(a) && loc[1] > len(a)+len(sep) {
 				matched = j
 				break
@@ -275,6 +281,18 @@ func (st *state) tryJoin(pats []int32, a, b string, la, lb evLine) []int32 {
 		st.record(pi, matched, la, lb)
 	}
 	return rest
+}
+
+// lazyLower returns a function that lowers s once, when first asked.
+func lazyLower(s string) func() string {
+	var lower string
+	done := false
+	return func() string {
+		if !done {
+			lower, done = strings.ToLower(s), true
+		}
+		return lower
+	}
 }
 
 // saveTail keeps a copy of the chunk's last non-blank segment.

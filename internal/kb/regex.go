@@ -35,6 +35,12 @@ type Pattern struct {
 	// literal. Matchers scan for these and run Re only on lines that
 	// contain one.
 	Literals []Literal
+	// Required are strings one of which every match contains whole: the
+	// literals derived from the expression before they are cut into
+	// prefilter windows (or the declared literals when none is derived).
+	// On normalised text, where whitespace is collapsed, a matcher can
+	// test them with a plain substring search before running Re.
+	Required []Literal
 	// ERE is the same expression in POSIX extended syntax as GNU grep -E
 	// reads it, for benchmarks and for users who want to grep themselves.
 	ERE string
@@ -75,6 +81,11 @@ func compilePattern(src string, declared []string) (*Pattern, error) {
 		return nil, fmt.Errorf("cannot be written as POSIX ERE: %w", err)
 	}
 	var lits []Literal
+	derived := requiredLiterals(tree).set
+	var required []Literal
+	if len(derived) > 0 && minLen(derived) > 0 {
+		required = derived
+	}
 	if len(declared) > 0 {
 		for _, l := range declared {
 			if len(l) < minLiteral {
@@ -85,8 +96,11 @@ func compilePattern(src string, declared []string) (*Pattern, error) {
 			}
 			lits = append(lits, Literal{Text: l, Fold: strings.ToLower(l) == l})
 		}
+		if required == nil {
+			required = lits
+		}
 	} else {
-		set := requiredLiterals(tree).set
+		set := derived
 		if len(set) == 0 || minLen(set) < minLiteral {
 			return nil, fmt.Errorf("no literal of %d or more bytes occurs in every match; declare literals: for the prefilter", minLiteral)
 		}
@@ -96,7 +110,7 @@ func compilePattern(src string, declared []string) (*Pattern, error) {
 			}
 		}
 	}
-	return &Pattern{Source: src, Re: re, Literals: dedupe(lits), ERE: ere}, nil
+	return &Pattern{Source: src, Re: re, Literals: dedupe(lits), Required: dedupe(append([]Literal(nil), required...)), ERE: ere}, nil
 }
 
 func isASCIIPrintable(s string) bool {
