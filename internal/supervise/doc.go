@@ -25,7 +25,7 @@
 //
 // # Output
 //
-// Each output stream is read with a 256 KiB buffer and each read is passed
+// Each output stream is read with a 1 MiB buffer and each read is passed
 // on at once, in this order: to the user's stream, to Spec.Log, then as a
 // copy to a side queue. Lines are split on the side goroutine, which calls
 // Spec.OnLine; "\n", "\r" and "\r\n" end a line, so each redraw of a

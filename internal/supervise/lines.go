@@ -175,28 +175,56 @@ func (s *splitter) flush() {
 	}
 }
 
-// sideLimit is how many bytes of output may wait for OnLine before the
-// oldest are dropped. The newest are kept on purpose: the line that names
-// a crash comes last, right before the child dies. A variable so tests
-// can make a slow consumer drop sooner.
+// sideLimit is how many bytes of buffers may wait for OnLine before the
+// oldest are dropped. The newest are kept on purpose: the line that names a
+// crash comes last, right before the child dies. A variable so tests can
+// make a slow consumer drop sooner.
 var sideLimit = 8 << 20
 
 const (
-	chunkSize = 64 << 10 // capacity of a pooled chunk buffer
-	chunkCost = 64       // bytes charged per chunk so that many tiny chunks stay bounded too
+	// readSize is the buffer each output stream is read into, as large as
+	// the pipe (see newPipe) so a full pipe is emptied in one read. A read
+	// of at least handoffMin is handed to the line goroutine as it is,
+	// without a copy, and the reader takes a fresh buffer; smaller ones
+	// are copied, so that they do not each hold a whole buffer.
+	readSize   = 1 << 20
+	handoffMin = readSize / 8
+	// smallSize is the capacity of the buffers that smaller reads are
+	// copied into; consecutive small reads of one stream share one.
+	smallSize = 16 << 10
+	// chunkCost is charged per chunk on top of its capacity.
+	chunkCost = 64
 )
 
+// A chunk is a piece of one stream's output on its way to the splitter.
 type chunk struct {
 	stream Stream
 	buf    []byte
 	gap    bool // output of this stream was dropped right before this chunk
 }
 
-var chunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkSize)} }}
+func (c *chunk) cost() int { return cap(c.buf) + chunkCost }
 
-// sideQueue hands copies of the output from the copying goroutines to the
-// line goroutine. push never blocks on the consumer: when the queue holds
-// more than limit bytes it drops its oldest chunks and counts them.
+var (
+	readPool  = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, readSize)} }}
+	smallPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, smallSize)} }}
+)
+
+// recycle returns a chunk's buffer for reuse.
+func recycle(c *chunk) {
+	c.buf, c.gap = c.buf[:0], false
+	switch cap(c.buf) {
+	case readSize:
+		readPool.Put(c)
+	case smallSize:
+		smallPool.Put(c)
+	}
+}
+
+// sideQueue hands output from the copying goroutines to the line
+// goroutine. Pushing never waits for the consumer: when the buffers queued
+// exceed limit (counted by capacity, which is the memory they hold) the
+// oldest chunks are dropped and counted.
 type sideQueue struct {
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -214,58 +242,71 @@ func newSideQueue(limit int) *sideQueue {
 	return sq
 }
 
-// push copies b into the queue.
-func (sq *sideQueue) push(stream Stream, b []byte) {
-	sq.mu.Lock()
-	if n := len(sq.q); n > 0 {
-		// Coalesce small reads into the newest chunk while the consumer
-		// has not taken it yet.
-		if t := sq.q[n-1]; t.stream == stream && cap(t.buf) == chunkSize && len(t.buf)+len(b) <= chunkSize {
-			t.buf = append(t.buf, b...)
-			sq.bytes += len(b)
-			sq.trim()
-			sq.mu.Unlock()
-			sq.cond.Signal()
-			return
-		}
-	}
-	var c *chunk
-	if len(b) <= chunkSize {
-		c = chunkPool.Get().(*chunk)
-		c.buf = append(c.buf[:0], b...)
-	} else {
-		c = &chunk{buf: bytes.Clone(b)}
+// take queues the output in c.buf, taking c over when the read filled
+// enough of it to be worth passing on whole. It returns the buffer the
+// caller reads into next: c again, or a fresh one.
+func (sq *sideQueue) take(stream Stream, c *chunk) *chunk {
+	if len(c.buf) < handoffMin {
+		sq.push(stream, c.buf)
+		return c
 	}
 	c.stream = stream
-	c.gap = sq.gapNext[stream]
-	sq.gapNext[stream] = false
-	sq.q = append(sq.q, c)
-	sq.bytes += len(b) + chunkCost
-	sq.trim()
+	sq.mu.Lock()
+	sq.enqueue(c)
+	sq.mu.Unlock()
+	sq.cond.Signal()
+	return readPool.Get().(*chunk)
+}
+
+// push copies b into the queue, into the newest chunk when it is of the
+// same stream, not yet taken by the consumer, and has room.
+func (sq *sideQueue) push(stream Stream, b []byte) {
+	sq.mu.Lock()
+	for len(b) > 0 {
+		if n := len(sq.q); n > 0 {
+			if t := sq.q[n-1]; t.stream == stream && cap(t.buf) == smallSize && len(t.buf) < smallSize {
+				k := min(len(b), smallSize-len(t.buf))
+				t.buf = append(t.buf, b[:k]...)
+				b = b[k:]
+				continue
+			}
+		}
+		c := smallPool.Get().(*chunk)
+		c.stream = stream
+		k := min(len(b), smallSize)
+		c.buf = append(c.buf[:0], b[:k]...)
+		b = b[k:]
+		sq.enqueue(c)
+	}
 	sq.mu.Unlock()
 	sq.cond.Signal()
 }
 
-// trim drops the oldest chunks while over the limit, never the newest.
-func (sq *sideQueue) trim() {
+// enqueue appends c and drops the oldest chunks while over the limit,
+// never the newest. sq.mu is held.
+func (sq *sideQueue) enqueue(c *chunk) {
+	c.gap = sq.gapNext[c.stream]
+	sq.gapNext[c.stream] = false
+	sq.q = append(sq.q, c)
+	sq.bytes += c.cost()
 	for sq.bytes > sq.limit && len(sq.q) > 1 {
-		c := sq.q[0]
+		old := sq.q[0]
 		sq.q[0] = nil
 		sq.q = sq.q[1:]
-		sq.bytes -= len(c.buf) + chunkCost
-		sq.dropped += int64(len(c.buf))
+		sq.bytes -= old.cost()
+		sq.dropped += int64(len(old.buf))
 		marked := false
 		for _, next := range sq.q {
-			if next.stream == c.stream {
+			if next.stream == old.stream {
 				next.gap = true
 				marked = true
 				break
 			}
 		}
 		if !marked {
-			sq.gapNext[c.stream] = true
+			sq.gapNext[old.stream] = true
 		}
-		recycle(c)
+		recycle(old)
 	}
 }
 
@@ -283,7 +324,7 @@ func (sq *sideQueue) pop() (c *chunk, ok bool) {
 	c = sq.q[0]
 	sq.q[0] = nil
 	sq.q = sq.q[1:]
-	sq.bytes -= len(c.buf) + chunkCost
+	sq.bytes -= c.cost()
 	return c, true
 }
 
@@ -298,14 +339,6 @@ func (sq *sideQueue) droppedBytes() int64 {
 	sq.mu.Lock()
 	defer sq.mu.Unlock()
 	return sq.dropped
-}
-
-func recycle(c *chunk) {
-	if cap(c.buf) == chunkSize {
-		c.buf = c.buf[:0]
-		c.gap = false
-		chunkPool.Put(c)
-	}
 }
 
 // consumeLines runs on the side goroutine: it splits every chunk and calls

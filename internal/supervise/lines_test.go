@@ -136,7 +136,7 @@ func TestSideQueueDropsOldest(t *testing.T) {
 		if i == 2 {
 			s = Stderr
 		}
-		sq.push(s, bytes.Repeat([]byte{byte('a' + i)}, chunkSize)) // each too big to coalesce
+		sq.push(s, bytes.Repeat([]byte{byte('a' + i)}, smallSize)) // each fills a chunk
 	}
 	sq.close()
 	var got []string
@@ -152,8 +152,8 @@ func TestSideQueueDropsOldest(t *testing.T) {
 	if want := []string{"e1:true"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	if sq.droppedBytes() != 4*chunkSize {
-		t.Errorf("dropped %d, want %d", sq.droppedBytes(), 4*chunkSize)
+	if sq.droppedBytes() != 4*smallSize {
+		t.Errorf("dropped %d, want %d", sq.droppedBytes(), 4*smallSize)
 	}
 	// The stream that lost its only chunk marks its next one.
 	sq2 := newSideQueue(0)
@@ -170,18 +170,41 @@ func TestSideQueueDropsOldest(t *testing.T) {
 	}
 }
 
+// A full read is handed over without a copy; a small one is copied so its
+// read buffer can be reused at once.
+func TestSideQueueTake(t *testing.T) {
+	sq := newSideQueue(4 * readSize)
+	big := readPool.Get().(*chunk)
+	big.buf = append(big.buf[:0], bytes.Repeat([]byte("x"), handoffMin)...)
+	if next := sq.take(Stdout, big); next == big {
+		t.Error("a full read was not handed over")
+	}
+	small := readPool.Get().(*chunk)
+	small.buf = append(small.buf[:0], "tail"...)
+	if next := sq.take(Stderr, small); next != small {
+		t.Error("a small read was handed over")
+	}
+	sq.close()
+	c1, _ := sq.pop()
+	c2, _ := sq.pop()
+	if c1 != big || c1.stream != Stdout || string(c2.buf) != "tail" || c2.stream != Stderr || cap(c2.buf) != smallSize {
+		t.Errorf("queued %d bytes of %v, then %q of %v", len(c1.buf), c1.stream, c2.buf, c2.stream)
+	}
+}
+
 func TestSideQueueCoalesces(t *testing.T) {
 	sq := newSideQueue(1 << 20)
 	sq.push(Stdout, []byte("ab"))
 	sq.push(Stdout, []byte("cd"))
 	sq.push(Stderr, []byte("ef"))
 	sq.push(Stdout, []byte("gh"))
+	sq.push(Stdout, bytes.Repeat([]byte("i"), smallSize)) // fills the chunk, spills into a new one
 	sq.close()
 	var got []string
 	for c, ok := sq.pop(); ok; c, ok = sq.pop() {
 		got = append(got, fmt.Sprintf("%s%d", c.buf, c.stream))
 	}
-	if want := []string{"abcd1", "ef2", "gh1"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := []string{"abcd1", "ef2", "gh" + strings.Repeat("i", smallSize-2) + "1", "ii1"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }

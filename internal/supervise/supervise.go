@@ -147,12 +147,13 @@ func (r *run) noteErr(err error) {
 // latency in front of them, then to the log, then a copy to the line
 // goroutine, which cannot block this loop.
 func (r *run) copyOut(p pump) {
-	buf := make([]byte, 256<<10)
+	c := readPool.Get().(*chunk)
+	defer func() { recycle(c) }()
 	dst := p.dst
 	for {
-		n, err := p.r.Read(buf)
+		n, err := p.r.Read(c.buf[:readSize])
 		if n > 0 {
-			b := buf[:n]
+			b := c.buf[:n]
 			if dst != nil {
 				if _, werr := dst.Write(b); werr != nil {
 					r.noteErr(fmt.Errorf("write %s: %w", p.stream, werr))
@@ -170,7 +171,8 @@ func (r *run) copyOut(p pump) {
 				r.logMu.Unlock()
 			}
 			if r.side != nil {
-				r.side.push(p.stream, b)
+				c.buf = b
+				c = r.side.take(p.stream, c)
 			}
 		}
 		if err != nil {
@@ -324,7 +326,7 @@ func newPipe() (r, w *os.File, err error) {
 		return nil, nil, fmt.Errorf("create pipe: %w", err)
 	}
 	if fd, ok := fdOf(r); ok {
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, 1<<20)
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, readSize)
 	}
 	return r, w, nil
 }

@@ -22,6 +22,7 @@ func main() {
 	logPath := flag.String("log", "", "also write the child's output to this file")
 	grace := flag.Duration("grace", supervise.DefaultGrace, "time between a stop signal and SIGKILL")
 	stats := flag.Bool("stats", false, "print lines seen and bytes dropped to stderr at the end")
+	match := flag.Bool("lines", true, "split the output into lines for a matcher, as rocm-patch run does")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: benchmain [-log FILE] [-grace D] -- COMMAND [ARGS...]")
@@ -39,7 +40,9 @@ func main() {
 		Stderr:  os.Stderr,
 		Signals: sigs,
 		Grace:   *grace,
-		OnLine:  func(supervise.Line) { lines++ },
+	}
+	if *match {
+		spec.OnLine = func(supervise.Line) { lines++ }
 	}
 	var logFile *os.File
 	if *logPath != "" {

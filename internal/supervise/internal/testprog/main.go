@@ -163,7 +163,10 @@ func write(args []string) {
 	check(fs.Parse(args))
 
 	h := sha256.New()
-	out := io.MultiWriter(os.Stdout, h)
+	var out io.Writer = os.Stdout
+	if *stats != "" {
+		out = io.MultiWriter(os.Stdout, h)
+	}
 	payload := make([]byte, *lineLen+1)
 	for i := range *lineLen {
 		payload[i] = "abcdefghijklmnopqrstuvwxyz0123456789 "[i%37]
