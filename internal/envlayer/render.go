@@ -85,19 +85,25 @@ func Render(l Layer, sh Shell) (string, error) {
 	return "", fmt.Errorf("render: unknown shell %q", sh)
 }
 
-// loadHint tells the user how to apply the output.
-func loadHint(sh Shell) string {
+// loadHint tells the user how to apply the output, with the flags that
+// produced it.
+func loadHint(sh Shell, policy string) string {
+	flags := ""
+	if sh != Bash {
+		flags += " --shell " + string(sh)
+	}
+	if policy != "" && policy != "mitigate" {
+		flags += " --policy " + policy
+	}
 	switch sh {
-	case Bash:
-		return `Load with: eval "$(rocm-patch env)"`
-	case Zsh:
-		return `Load with: eval "$(rocm-patch env --shell zsh)"`
+	case Bash, Zsh:
+		return `Load with: eval "$(rocm-patch env` + flags + `)"`
 	case Fish:
-		return `Load with: rocm-patch env --shell fish | source`
+		return "Load with: rocm-patch env" + flags + " | source"
 	case Dotenv:
-		return `Use as an env file (docker compose env_file, python-dotenv, systemd EnvironmentFile=)`
+		return "Use as an env file (docker compose env_file, python-dotenv, systemd EnvironmentFile=)"
 	case Systemd:
-		return `A drop-in for the training service: systemctl edit <unit>, paste, save`
+		return "A drop-in for the training service: systemctl edit <unit>, paste, save"
 	}
 	return ""
 }
@@ -308,7 +314,7 @@ func writeHeader(b *strings.Builder, l Layer, sh Shell) {
 		writeComment(b, "", n)
 	}
 	if len(l.Vars) > 0 {
-		if hint := loadHint(sh); hint != "" {
+		if hint := loadHint(sh, l.Policy); hint != "" {
 			writeComment(b, "", hint)
 		}
 	}
