@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rocm-patch/rocm-patch/internal/supervise"
@@ -21,7 +22,7 @@ import (
 func main() {
 	logPath := flag.String("log", "", "also write the child's output to this file")
 	grace := flag.Duration("grace", supervise.DefaultGrace, "time between a stop signal and SIGKILL")
-	stats := flag.Bool("stats", false, "print lines seen and bytes dropped to stderr at the end")
+	stats := flag.Bool("stats", false, "print lines seen, bytes dropped and this process's own peak RSS to stderr at the end")
 	match := flag.Bool("lines", true, "split the output into lines for a matcher, as rocm-patch run does")
 	flag.Parse()
 	if flag.NArg() == 0 {
@@ -64,7 +65,24 @@ func main() {
 		os.Exit(127)
 	}
 	if *stats {
-		fmt.Fprintf(os.Stderr, "benchmain: lines=%d dropped=%d interrupted=%t\n", lines, res.DroppedBytes, res.Interrupted)
+		fmt.Fprintf(os.Stderr, "benchmain: lines=%d dropped=%d interrupted=%t peak_rss_kb=%s\n",
+			lines, res.DroppedBytes, res.Interrupted, peakRSS())
 	}
 	os.Exit(res.ProcessExitCode())
+}
+
+// peakRSS returns this process's own high-water RSS in KiB. GNU time's %M
+// would report the child's instead whenever the child is the larger, as
+// the rusage of a waited-for process covers its descendants.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSuffix(strings.TrimSpace(v), " kB")
+		}
+	}
+	return "?"
 }
