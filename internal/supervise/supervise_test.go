@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -620,4 +621,24 @@ func TestNilStreams(t *testing.T) {
 	if !sc.Scan() || sc.Text() != "done" {
 		t.Errorf("output %q", out.String())
 	}
+}
+
+// Every goroutine Run starts ends before it returns: a supervisor runs many
+// attempts in one process.
+func TestNoGoroutinesLeft(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 5 {
+		var lines lineLog
+		if _, err := Run(context.Background(), Spec{Argv: []string{testprog, "spawn", "1"}, Stdout: io.Discard, Stderr: io.Discard, OnLine: lines.onLine, Drain: 50 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var after int
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if after = runtime.NumGoroutine(); after <= before {
+			return
+		}
+	}
+	buf := make([]byte, 1<<16)
+	t.Errorf("%d goroutines before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
 }

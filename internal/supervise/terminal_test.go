@@ -213,3 +213,56 @@ func TestTerminalInterrupt(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// A terminal on stdin alone still puts the child on a pseudo-terminal, so
+// it can read the user's typing without being stopped as a background
+// process; its output stays a pipe.
+func TestTerminalStdinOnly(t *testing.T) {
+	u := newUserTerminal(t, 24, 80)
+	var out syncBuffer
+	done := make(chan Result, 1)
+	go func() {
+		res, err := Run(context.Background(), Spec{Argv: []string{testprog, "tty"}, Stdin: u.tty, Stdout: &out})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "prompt> "); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt: %q", out.String())
+		}
+	}
+	if _, err := u.master.Write([]byte("hi\n\x04")); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if want := "stdin=true stdout=false stderr=false\n\r 50%|#    |\r100%|##|\nprompt> got \"hi\"\neof\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+	if !res.Terminal || res.ExitCode != 0 {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// Run must not take what the user types after it returns: that belongs to
+// the shell or the next attempt.
+func TestTerminalInputAfterRunIsLeft(t *testing.T) {
+	u := newUserTerminal(t, 24, 80)
+	if _, err := Run(context.Background(), Spec{Argv: []string{testprog, "exit", "0"}, Stdin: u.tty, Stdout: u.tty}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.master.Write([]byte("next\n")); err != nil {
+		t.Fatal(err)
+	}
+	fd := int(u.tty.Fd())
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 5000); err != nil || n != 1 {
+		t.Fatalf("typed line gone: poll %d %v", n, err)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Read(fd, buf)
+	if err != nil || string(buf[:n]) != "next\n" {
+		t.Errorf("read %q %v, want %q", buf[:n], err, "next\n")
+	}
+}
