@@ -196,11 +196,19 @@ const (
 	chunkCost = 64
 )
 
-// A chunk is a piece of one stream's output on its way to the splitter.
+// maxSources is the most output sources one run reads: a pipe for
+// stdout, one for stderr, and a pseudo-terminal.
+const maxSources = 3
+
+// A chunk is a piece of one source's output on its way to the splitter.
+// Sources, not streams, keep their own line state: with a terminal on
+// stdin alone, the pseudo-terminal and the stderr pipe both count as
+// stderr, and their bytes must not be joined into one line.
 type chunk struct {
+	src    int // index of the source, below maxSources
 	stream Stream
 	buf    []byte
-	gap    bool // output of this stream was dropped right before this chunk
+	gap    bool // output of this source was dropped right before this chunk
 }
 
 func (c *chunk) cost() int { return cap(c.buf) + chunkCost }
@@ -232,7 +240,7 @@ type sideQueue struct {
 	bytes   int
 	limit   int
 	dropped int64
-	gapNext [3]bool // per Stream: the next chunk pushed follows a drop
+	gapNext [maxSources]bool // per source: the next chunk pushed follows a drop
 	closed  bool
 }
 
@@ -245,12 +253,12 @@ func newSideQueue(limit int) *sideQueue {
 // take queues the output in c.buf, taking c over when the read filled
 // enough of it to be worth passing on whole. It returns the buffer the
 // caller reads into next: c again, or a fresh one.
-func (sq *sideQueue) take(stream Stream, c *chunk) *chunk {
+func (sq *sideQueue) take(src int, stream Stream, c *chunk) *chunk {
 	if len(c.buf) < handoffMin {
-		sq.push(stream, c.buf)
+		sq.push(src, stream, c.buf)
 		return c
 	}
-	c.stream = stream
+	c.src, c.stream = src, stream
 	sq.mu.Lock()
 	sq.enqueue(c)
 	sq.mu.Unlock()
@@ -259,12 +267,12 @@ func (sq *sideQueue) take(stream Stream, c *chunk) *chunk {
 }
 
 // push copies b into the queue, into the newest chunk when it is of the
-// same stream, not yet taken by the consumer, and has room.
-func (sq *sideQueue) push(stream Stream, b []byte) {
+// same source, not yet taken by the consumer, and has room.
+func (sq *sideQueue) push(src int, stream Stream, b []byte) {
 	sq.mu.Lock()
 	for len(b) > 0 {
 		if n := len(sq.q); n > 0 {
-			if t := sq.q[n-1]; t.stream == stream && cap(t.buf) == smallSize && len(t.buf) < smallSize {
+			if t := sq.q[n-1]; t.src == src && cap(t.buf) == smallSize && len(t.buf) < smallSize {
 				k := min(len(b), smallSize-len(t.buf))
 				t.buf = append(t.buf, b[:k]...)
 				b = b[k:]
@@ -272,7 +280,7 @@ func (sq *sideQueue) push(stream Stream, b []byte) {
 			}
 		}
 		c := smallPool.Get().(*chunk)
-		c.stream = stream
+		c.src, c.stream = src, stream
 		k := min(len(b), smallSize)
 		c.buf = append(c.buf[:0], b[:k]...)
 		b = b[k:]
@@ -285,8 +293,8 @@ func (sq *sideQueue) push(stream Stream, b []byte) {
 // enqueue appends c and drops the oldest chunks while over the limit,
 // never the newest. sq.mu is held.
 func (sq *sideQueue) enqueue(c *chunk) {
-	c.gap = sq.gapNext[c.stream]
-	sq.gapNext[c.stream] = false
+	c.gap = sq.gapNext[c.src]
+	sq.gapNext[c.src] = false
 	sq.q = append(sq.q, c)
 	sq.bytes += c.cost()
 	for sq.bytes > sq.limit && len(sq.q) > 1 {
@@ -297,14 +305,14 @@ func (sq *sideQueue) enqueue(c *chunk) {
 		sq.dropped += int64(len(old.buf))
 		marked := false
 		for _, next := range sq.q {
-			if next.stream == old.stream {
+			if next.src == old.src {
 				next.gap = true
 				marked = true
 				break
 			}
 		}
 		if !marked {
-			sq.gapNext[old.stream] = true
+			sq.gapNext[old.src] = true
 		}
 		recycle(old)
 	}
@@ -344,16 +352,16 @@ func (sq *sideQueue) droppedBytes() int64 {
 // consumeLines runs on the side goroutine: it splits every chunk and calls
 // onLine, until the queue is closed and empty.
 func consumeLines(sq *sideQueue, onLine func(Line)) {
-	var splitters [3]*splitter
+	var splitters [maxSources]*splitter
 	for {
 		c, ok := sq.pop()
 		if !ok {
 			break
 		}
-		sp := splitters[c.stream]
+		sp := splitters[c.src]
 		if sp == nil {
 			sp = newSplitter(c.stream, MaxLineBytes, onLine)
-			splitters[c.stream] = sp
+			splitters[c.src] = sp
 		}
 		if c.gap {
 			sp.dropped()

@@ -136,7 +136,7 @@ func TestSideQueueDropsOldest(t *testing.T) {
 		if i == 2 {
 			s = Stderr
 		}
-		sq.push(s, bytes.Repeat([]byte{byte('a' + i)}, smallSize)) // each fills a chunk
+		sq.push(int(s), s, bytes.Repeat([]byte{byte('a' + i)}, smallSize)) // each fills a chunk
 	}
 	sq.close()
 	var got []string
@@ -157,9 +157,9 @@ func TestSideQueueDropsOldest(t *testing.T) {
 	}
 	// The stream that lost its only chunk marks its next one.
 	sq2 := newSideQueue(0)
-	sq2.push(Stderr, []byte("x"))
-	sq2.push(Stdout, []byte("y")) // drops the stderr chunk
-	sq2.push(Stderr, []byte("z"))
+	sq2.push(int(Stderr), Stderr, []byte("x"))
+	sq2.push(int(Stdout), Stdout, []byte("y")) // drops the stderr chunk
+	sq2.push(int(Stderr), Stderr, []byte("z"))
 	sq2.close()
 	var got2 []string
 	for c, ok := sq2.pop(); ok; c, ok = sq2.pop() {
@@ -176,12 +176,12 @@ func TestSideQueueTake(t *testing.T) {
 	sq := newSideQueue(4 * readSize)
 	big := readPool.Get().(*chunk)
 	big.buf = append(big.buf[:0], bytes.Repeat([]byte("x"), handoffMin)...)
-	if next := sq.take(Stdout, big); next == big {
+	if next := sq.take(int(Stdout), Stdout, big); next == big {
 		t.Error("a full read was not handed over")
 	}
 	small := readPool.Get().(*chunk)
 	small.buf = append(small.buf[:0], "tail"...)
-	if next := sq.take(Stderr, small); next != small {
+	if next := sq.take(int(Stderr), Stderr, small); next != small {
 		t.Error("a small read was handed over")
 	}
 	sq.close()
@@ -194,11 +194,11 @@ func TestSideQueueTake(t *testing.T) {
 
 func TestSideQueueCoalesces(t *testing.T) {
 	sq := newSideQueue(1 << 20)
-	sq.push(Stdout, []byte("ab"))
-	sq.push(Stdout, []byte("cd"))
-	sq.push(Stderr, []byte("ef"))
-	sq.push(Stdout, []byte("gh"))
-	sq.push(Stdout, bytes.Repeat([]byte("i"), smallSize)) // fills the chunk, spills into a new one
+	sq.push(int(Stdout), Stdout, []byte("ab"))
+	sq.push(int(Stdout), Stdout, []byte("cd"))
+	sq.push(int(Stderr), Stderr, []byte("ef"))
+	sq.push(int(Stdout), Stdout, []byte("gh"))
+	sq.push(int(Stdout), Stdout, bytes.Repeat([]byte("i"), smallSize)) // fills the chunk, spills into a new one
 	sq.close()
 	var got []string
 	for c, ok := sq.pop(); ok; c, ok = sq.pop() {

@@ -69,7 +69,9 @@ type Spec struct {
 
 // Result is how an attempt ended.
 type Result struct {
-	// ExitCode is the child's exit status, or -1 when a signal killed it.
+	// ExitCode is the child's exit status, or -1 when a signal killed it
+	// (or, which a normal program never causes, its status could not be
+	// read because SIGCHLD is ignored).
 	ExitCode int
 	// Signal is the signal that killed the child, or 0.
 	Signal syscall.Signal
@@ -122,6 +124,7 @@ type pump struct {
 	r      *os.File
 	dst    io.Writer
 	stream Stream
+	src    int // index in plumbing.pumps
 }
 
 // run holds the state of one Run.
@@ -172,7 +175,7 @@ func (r *run) copyOut(p pump) {
 			}
 			if r.side != nil {
 				c.buf = b
-				c = r.side.take(p.stream, c)
+				c = r.side.take(p.src, p.stream, c)
 			}
 		}
 		if err != nil {
@@ -187,7 +190,7 @@ func (r *run) copyOut(p pump) {
 type plumbing struct {
 	child      [3]*os.File
 	closeAfter []*os.File // child-side ends to close once the child has them
-	pumps      []pump
+	pumps      []pump // at most maxSources
 	master     *os.File // pseudo-terminal master, or nil
 	ctty       int      // child descriptor of the controlling terminal, or -1
 	relayIn    *os.File // user's terminal whose input is relayed, or nil
@@ -429,7 +432,8 @@ func (r *run) supervise(ctx context.Context, proc *os.Process, pl *plumbing, sta
 		}()
 	}
 	var pumps sync.WaitGroup
-	for _, p := range pl.pumps {
+	for i, p := range pl.pumps {
+		p.src = i
 		pumps.Add(1)
 		go func() {
 			defer pumps.Done()
