@@ -190,11 +190,11 @@ func (r *run) copyOut(p pump) {
 type plumbing struct {
 	child      [3]*os.File
 	closeAfter []*os.File // child-side ends to close once the child has them
-	pumps      []pump // at most maxSources
-	master     *os.File // pseudo-terminal master, or nil
-	ctty       int      // child descriptor of the controlling terminal, or -1
-	relayIn    *os.File // user's terminal whose input is relayed, or nil
-	sizeFrom   *os.File // user's terminal whose size the pty copies, or nil
+	pumps      []pump     // at most maxSources
+	master     *os.File   // pseudo-terminal master, or nil
+	ctty       int        // child descriptor of the controlling terminal, or -1
+	relayIn    *os.File   // user's terminal whose input is relayed, or nil
+	sizeFrom   *os.File   // user's terminal whose size the pty copies, or nil
 	eof        byte
 }
 
