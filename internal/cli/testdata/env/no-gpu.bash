@@ -1,0 +1,1 @@
+# rocm-patch env: no AMD GPU found; there is nothing to set.
