@@ -642,3 +642,24 @@ func TestNoGoroutinesLeft(t *testing.T) {
 	buf := make([]byte, 1<<16)
 	t.Errorf("%d goroutines before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
 }
+
+// Python block-buffers a pipe: without PYTHONUNBUFFERED=1 the last line
+// before an abort() would die in its buffer.
+func TestPythonLastLineBeforeAbort(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	var lines lineLog
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Spec{
+		Argv:   []string{py, "-c", "import os; print('HIP error: an illegal memory access was encountered'); os.abort()"},
+		Stdout: &out, OnLine: lines.onLine,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ProcessExitCode() != 134 || !lines.has(Stdout, "HIP error: an illegal memory access was encountered") {
+		t.Errorf("result %+v, lines %q", res, lines.texts())
+	}
+}
