@@ -111,6 +111,7 @@ Start with:
 	root.AddCommand(
 		a.newDetectCommand(),
 		a.newSnapshotCommand(),
+		a.newDoctorCommand(), a.newEnvCommand(),
 	)
 	return root
 }
