@@ -112,6 +112,8 @@ Start with:
 		a.newDetectCommand(),
 		a.newSnapshotCommand(),
 		a.newDoctorCommand(), a.newEnvCommand(),
+		a.newDiagnoseCommand(),
+		a.newIssuesCommand(),
 	)
 	return root
 }
