@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Schema names the JSON contract of Report (docs/doctor-json.md). It
+// Schema names the JSON contract of Report (docs/json.md). It
 // changes only when a field is removed or changes meaning.
 const Schema = "rocm-patch/doctor/v1"
 
@@ -111,7 +111,7 @@ type Finding struct {
 	// machine) to.
 	Risk Risk `json:"risk"`
 	// Entry is the knowledge-base entry that documents the failure, when
-	// there is one (rocm-patch explain <entry>).
+	// there is one (rocm-patch issues show <entry>).
 	Entry string `json:"entry,omitempty"`
 }
 

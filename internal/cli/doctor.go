@@ -35,7 +35,7 @@ each policy:
   force-gpu-unsafe  GPU as it is, no safeguards, a loud warning
 
 --policy picks the plan printed at the end (and in --json's "plan").
---json prints one object, schema "rocm-patch/doctor/v1" (docs/doctor-json.md).
+--json prints one object, schema "rocm-patch/doctor/v1" (docs/json.md).
 Exit status: 0 when the risk is low or none, 3 when medium or high, 1 on error.`,
 		Example: `  rocm-patch doctor
   rocm-patch doctor --json | jq '.findings[] | {id, gpu, fix}'

@@ -40,7 +40,7 @@ func ParseShell(s string) (Shell, error) {
 	return "", fmt.Errorf("unknown shell %q (want %s)", s, strings.Join(names, ", "))
 }
 
-// JSONSchema names the JSON form of a Layer (docs/doctor-json.md).
+// JSONSchema names the JSON form of a Layer (docs/json.md).
 const JSONSchema = "rocm-patch/env/v1"
 
 // ErrBadName is wrapped when a variable name is not a portable identifier;
