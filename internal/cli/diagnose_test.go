@@ -147,3 +147,35 @@ func TestIssuesCommand(t *testing.T) {
 		t.Errorf("unknown id: exit %d, %q", code, stderr)
 	}
 }
+
+// faultLog is the documented production failure (the thermal object
+// detection project's YOLO runs): a memory access fault, then the abort.
+const faultLog = "      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size\n" +
+	"        1/100      2.31G      1.234      2.345      1.456         42        640:  12%|#2        | 30/250 [00:09<01:07,  3.26it/s]\n" +
+	"Memory access fault by GPU node-1 (Agent handle: 0x5581a1e2c3d0) on address 0x7f1c2a000000. Reason: Page not present or supervisor privilege.\n" +
+	"Aborted (core dumped)\n"
+
+// TestDiagnoseGoldenOverExamples pins the hardware-aware diagnosis of one
+// fault log on every example machine: the same log means different things
+// on an RDNA1 card with a wrong override, an RDNA2 card, an MI210 or a
+// machine with no AMD GPU.
+func TestDiagnoseGoldenOverExamples(t *testing.T) {
+	log := writeLog(t, "fault.log", faultLog)
+	examples := filepath.Join(repoRoot(t), "examples", "systems")
+	entries, err := os.ReadDir(examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			stdout, stderr, code := run(t, []string{"ROCM_PATCH_NO_HOST_IDS=1"}, "diagnose", "--json", "--root", filepath.Join(examples, e.Name()), log)
+			if code != ExitFindings {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			golden(t, "diagnose/"+e.Name()+".json", stdout)
+		})
+	}
+}
