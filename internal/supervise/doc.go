@@ -25,9 +25,14 @@
 //
 // # Output
 //
-// Each output stream is read with a 1 MiB buffer and each read is passed
-// on at once, in this order: to the user's stream, to Spec.Log, then as a
-// copy to a side queue. Lines are split on the side goroutine, which calls
+// Each output stream is read with a 1 MiB buffer (from a pipe enlarged to
+// 1 MiB) and each read is passed on at once, first to the user's stream.
+// Then, when there is a log, the buffer goes to a goroutine that writes
+// Spec.Log, so that the log write overlaps the next read; its queue is
+// four buffers long, and a log that cannot keep up holds the child back
+// rather than lose output. Then the bytes go to a side queue: a large read
+// is handed over as it is, a small one copied. Lines are split on the side
+// goroutine, which calls
 // Spec.OnLine; "\n", "\r" and "\r\n" end a line, so each redraw of a
 // progress bar is a line. A line longer than MaxLineBytes arrives in
 // pieces flagged Partial, so there is no limit on line length and the

@@ -250,15 +250,14 @@ func newSideQueue(limit int) *sideQueue {
 	return sq
 }
 
-// take queues the output in c.buf, taking c over when the read filled
-// enough of it to be worth passing on whole. It returns the buffer the
-// caller reads into next: c again, or a fresh one.
-func (sq *sideQueue) take(src int, stream Stream, c *chunk) *chunk {
+// take queues the output in c.buf (of source c.src), taking c over when
+// the read filled enough of it to be worth passing on whole. It returns the
+// buffer the caller may reuse: c again, or a fresh one.
+func (sq *sideQueue) take(c *chunk) *chunk {
 	if len(c.buf) < handoffMin {
-		sq.push(src, stream, c.buf)
+		sq.push(c.src, c.stream, c.buf)
 		return c
 	}
-	c.src, c.stream = src, stream
 	sq.mu.Lock()
 	sq.enqueue(c)
 	sq.mu.Unlock()

@@ -176,12 +176,14 @@ func TestSideQueueTake(t *testing.T) {
 	sq := newSideQueue(4 * readSize)
 	big := readPool.Get().(*chunk)
 	big.buf = append(big.buf[:0], bytes.Repeat([]byte("x"), handoffMin)...)
-	if next := sq.take(int(Stdout), Stdout, big); next == big {
+	big.src, big.stream = int(Stdout), Stdout
+	if next := sq.take(big); next == big {
 		t.Error("a full read was not handed over")
 	}
 	small := readPool.Get().(*chunk)
 	small.buf = append(small.buf[:0], "tail"...)
-	if next := sq.take(int(Stderr), Stderr, small); next != small {
+	small.src, small.stream = int(Stderr), Stderr
+	if next := sq.take(small); next != small {
 		t.Error("a small read was handed over")
 	}
 	sq.close()

@@ -131,9 +131,8 @@ type pump struct {
 type run struct {
 	spec     Spec
 	side     *sideQueue
-	hasLog   bool // set before the pumps start, never changed
-	logMu    sync.Mutex
-	log      io.Writer // guarded by logMu; nil after a write error
+	logQ     chan *chunk // to writeLog; nil without a log
+	log      io.Writer   // used by writeLog alone; nil after a write error
 	errMu    sync.Mutex
 	writeErr error
 }
@@ -147,8 +146,10 @@ func (r *run) noteErr(err error) {
 }
 
 // copyOut passes the child's bytes on: to the user first, so nothing adds
-// latency in front of them, then to the log, then a copy to the line
-// goroutine, which cannot block this loop.
+// latency in front of them; then, when there is a log, to the log
+// goroutine, so that writing the log overlaps the next read instead of
+// following it; else straight to the line goroutine, which cannot block
+// this loop.
 func (r *run) copyOut(p pump) {
 	c := readPool.Get().(*chunk)
 	defer func() { recycle(c) }()
@@ -156,26 +157,20 @@ func (r *run) copyOut(p pump) {
 	for {
 		n, err := p.r.Read(c.buf[:readSize])
 		if n > 0 {
-			b := c.buf[:n]
+			c.buf = c.buf[:n]
+			c.src, c.stream = p.src, p.stream
 			if dst != nil {
-				if _, werr := dst.Write(b); werr != nil {
+				if _, werr := dst.Write(c.buf); werr != nil {
 					r.noteErr(fmt.Errorf("write %s: %w", p.stream, werr))
 					dst = nil
 				}
 			}
-			if r.hasLog {
-				r.logMu.Lock()
-				if r.log != nil {
-					if _, werr := r.log.Write(b); werr != nil {
-						r.noteErr(fmt.Errorf("write log: %w", werr))
-						r.log = nil
-					}
-				}
-				r.logMu.Unlock()
-			}
-			if r.side != nil {
-				c.buf = b
-				c = r.side.take(p.src, p.stream, c)
+			switch {
+			case r.logQ != nil:
+				r.logQ <- c
+				c = readPool.Get().(*chunk)
+			case r.side != nil:
+				c = r.side.take(c)
 			}
 		}
 		if err != nil {
@@ -183,6 +178,24 @@ func (r *run) copyOut(p pump) {
 			// last slave is closed, a deadline when Run gave up waiting.
 			return
 		}
+	}
+}
+
+// writeLog writes what the pumps send, in the order they send it, to the
+// log, then passes it to the line goroutine. The queue is short: a log
+// that cannot keep up holds the child back rather than lose output.
+func (r *run) writeLog() {
+	for c := range r.logQ {
+		if r.log != nil {
+			if _, err := r.log.Write(c.buf); err != nil {
+				r.noteErr(fmt.Errorf("write log: %w", err))
+				r.log = nil
+			}
+		}
+		if r.side != nil {
+			c = r.side.take(c)
+		}
+		recycle(c)
 	}
 }
 
@@ -411,7 +424,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		pl.closeAll()
 		return Result{}, fmt.Errorf("run %s: %w", name, err)
 	}
-	r := &run{spec: spec, hasLog: spec.Log != nil, log: spec.Log}
+	r := &run{spec: spec, log: spec.Log}
 	return r.supervise(ctx, proc, pl, start), nil
 }
 
@@ -429,6 +442,15 @@ func (r *run) supervise(ctx context.Context, proc *os.Process, pl *plumbing, sta
 		go func() {
 			defer lines.Done()
 			consumeLines(r.side, spec.OnLine)
+		}()
+	}
+	var logger sync.WaitGroup
+	if r.log != nil {
+		r.logQ = make(chan *chunk, 4)
+		logger.Add(1)
+		go func() {
+			defer logger.Done()
+			r.writeLog()
 		}()
 	}
 	var pumps sync.WaitGroup
@@ -576,6 +598,10 @@ func (r *run) supervise(ctx context.Context, proc *os.Process, pl *plumbing, sta
 	relay.Wait()
 	if wakeR >= 0 {
 		unix.Close(wakeR)
+	}
+	if r.logQ != nil {
+		close(r.logQ)
+		logger.Wait()
 	}
 	if r.side != nil {
 		r.side.close()
