@@ -38,15 +38,16 @@ hyperfine -N --warmup 20 --runs "$runs" --export-json "$work/true.json" \
 #   through:  the writer through the supervisor, whose output goes into a
 #             pipe read by dd: the same end point, one hop more
 #   devnull:  the supervisor's output to /dev/null: its own cost alone
-#   log:      as devnull, and a log file of every byte, as rocm-patch run keeps
+#   log:      as devnull, and a log file of every byte, as rocm-patch run
+#             keeps; a new file each run, as each attempt has its own
 for r in $(seq "$rounds"); do
-  hyperfine -N --warmup 1 --runs 3 --export-json "$work/tp$r.json" \
+  hyperfine -N --warmup 1 --runs 3 --prepare "rm -f $work/run.log" --export-json "$work/tp$r.json" \
     "bash -c '$writer | $sink'" \
     "bash -c '$SUP $writer | $sink'" \
     "$SUP $writer" \
     "$work/benchmain -log $work/run.log -- $writer" >/dev/null 2>"$work/hf.err" || { cat "$work/hf.err" >&2; exit 1; }
-  rm -f "$work/run.log"
 done
+rm -f "$work/run.log"
 # What writing 1 GiB to a file costs here bounds the log variant.
 hyperfine -N --runs 3 --prepare "rm -f $work/dd.out" --export-json "$work/file.json" \
   "dd if=/dev/zero of=$work/dd.out bs=1M count=1024 status=none" >/dev/null 2>"$work/hf.err" || { cat "$work/hf.err" >&2; exit 1; }

@@ -43,7 +43,9 @@
 // user's stream (a closed pipe) stops writes to it, not the child.
 //
 // When stdout and stderr are the same file (2>&1) the child gets one pipe
-// for both, so their order is kept exactly.
+// for both, so their order is kept exactly. When the user's stream is a
+// pipe (| tee) it is enlarged to 1 MiB, so a read is passed on in one
+// write rather than one 64 KiB pipe-full per wake-up of its reader.
 //
 // # Terminals
 //

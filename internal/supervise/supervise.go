@@ -261,6 +261,9 @@ func plumb(spec Spec) (*plumbing, error) {
 		p.closeAfter = append(p.closeAfter, w)
 		p.pumps = append(p.pumps, pump{r: r, dst: spec.Stdout, stream: Stdout})
 	}
+	for _, w := range []io.Writer{spec.Stdout, spec.Stderr} {
+		enlargePipe(w)
+	}
 	for i, dst := range []io.Writer{nil, spec.Stdout, spec.Stderr} {
 		if i == 0 || p.child[i] != nil {
 			continue
@@ -345,6 +348,29 @@ func newPipe() (r, w *os.File, err error) {
 		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, readSize)
 	}
 	return r, w, nil
+}
+
+// enlargePipe grows w to readSize when it is a smaller pipe (the user's
+// "| tee log"). Each read of the child's output is then written in one go
+// instead of one pipe-full at a time, each waiting for the reader to wake:
+// with the supervisor as a third process in the chain, those wake-ups
+// otherwise cost more than the copying. Only the pipe's capacity changes.
+func enlargePipe(w io.Writer) {
+	f, ok := w.(*os.File)
+	if !ok || f == nil {
+		return
+	}
+	fd, ok := fdOf(f)
+	if !ok {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return
+	}
+	if n, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0); err == nil && n < readSize {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, readSize)
+	}
 }
 
 // withUnbuffered adds PYTHONUNBUFFERED=1 unless env sets it.

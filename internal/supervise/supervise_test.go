@@ -663,3 +663,31 @@ func TestPythonLastLineBeforeAbort(t *testing.T) {
 		t.Errorf("result %+v, lines %q", res, lines.texts())
 	}
 }
+
+// The user's pipe is enlarged to a whole read, so that passing a read on
+// does not wait for the reader once per 64 KiB.
+func TestUserPipeEnlarged(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if _, err := Run(context.Background(), Spec{Argv: []string{testprog, "exit", "0"}, Stdout: w}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max, _ := os.ReadFile("/proc/sys/fs/pipe-max-size"); n < readSize && atoiOr(strings.TrimSpace(string(max)), 0) >= readSize {
+		t.Errorf("user's pipe holds %d bytes, want %d", n, readSize)
+	}
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
