@@ -12,7 +12,7 @@ import (
 
 // embedded holds the knowledge base compiled into the binary.
 //
-//go:embed settings.yaml entries/*.md
+//go:embed settings.yaml ladder.yaml entries/*.md
 var embedded embed.FS
 
 // The layout LoadFS expects.
@@ -27,6 +27,7 @@ type KB struct {
 	byID     map[string]*Entry
 	settings []*Setting
 	setByID  map[string]*Setting
+	ladder   *Ladder
 }
 
 // Load returns the knowledge base embedded in the binary.
@@ -35,8 +36,9 @@ func Load() (*KB, error) {
 }
 
 // LoadFS loads a knowledge base from fsys, which must hold settings.yaml
-// and entries/*.md at its root. Every file is validated; the first problem
-// found is returned, naming the file and field.
+// and entries/*.md at its root, and may hold ladder.yaml (the retry
+// ladder; without it the ladder is empty). Every file is validated; the
+// first problem found is returned, naming the file and field.
 func LoadFS(fsys fs.FS) (*KB, error) {
 	data, err := fs.ReadFile(fsys, settingsFileName)
 	if err != nil {
@@ -53,6 +55,14 @@ func LoadFS(fsys fs.FS) (*KB, error) {
 	}
 	for _, s := range settings {
 		k.setByID[s.ID] = s
+	}
+	switch data, err := fs.ReadFile(fsys, ladderFileName); {
+	case err == nil:
+		if k.ladder, err = parseLadder(ladderFileName, data, k.setByID); err != nil {
+			return nil, fmt.Errorf("knowledge base: %w", err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("knowledge base: %w", err)
 	}
 	names, err := fs.Glob(fsys, entriesDir+"/*.md")
 	if err != nil {
