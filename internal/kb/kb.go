@@ -12,7 +12,7 @@ import (
 
 // embedded holds the knowledge base compiled into the binary.
 //
-//go:embed settings.yaml ladder.yaml entries/*.md
+//go:embed settings.yaml ladder.yaml profiles.yaml entries/*.md
 var embedded embed.FS
 
 // The layout LoadFS expects.
@@ -28,6 +28,7 @@ type KB struct {
 	settings []*Setting
 	setByID  map[string]*Setting
 	ladder   *Ladder
+	profiles []*Profile
 }
 
 // Load returns the knowledge base embedded in the binary.
@@ -37,8 +38,9 @@ func Load() (*KB, error) {
 
 // LoadFS loads a knowledge base from fsys, which must hold settings.yaml
 // and entries/*.md at its root, and may hold ladder.yaml (the retry
-// ladder; without it the ladder is empty). Every file is validated; the
-// first problem found is returned, naming the file and field.
+// ladder; without it the ladder is empty) and profiles.yaml (the kernel
+// parameter profiles; without it there are none). Every file is validated;
+// the first problem found is returned, naming the file and field.
 func LoadFS(fsys fs.FS) (*KB, error) {
 	data, err := fs.ReadFile(fsys, settingsFileName)
 	if err != nil {
@@ -59,6 +61,14 @@ func LoadFS(fsys fs.FS) (*KB, error) {
 	switch data, err := fs.ReadFile(fsys, ladderFileName); {
 	case err == nil:
 		if k.ladder, err = parseLadder(ladderFileName, data, k.setByID); err != nil {
+			return nil, fmt.Errorf("knowledge base: %w", err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("knowledge base: %w", err)
+	}
+	switch data, err := fs.ReadFile(fsys, profilesFileName); {
+	case err == nil:
+		if k.profiles, err = parseProfiles(profilesFileName, data, k.setByID); err != nil {
 			return nil, fmt.Errorf("knowledge base: %w", err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
