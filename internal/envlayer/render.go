@@ -24,7 +24,7 @@ const (
 )
 
 // Shells lists every format, in the order --help shows them.
-var Shells = []Shell{Bash, Zsh, Fish, Dotenv, Systemd, JSON}
+var Shells = []Shell{Bash, Zsh, Fish, Dotenv, Systemd, JSON, SlurmTaskProlog}
 
 // ParseShell reads a format name as the command line spells it.
 func ParseShell(s string) (Shell, error) {
@@ -81,6 +81,8 @@ func Render(l Layer, sh Shell) (string, error) {
 		return renderSystemd(l), nil
 	case JSON:
 		return renderJSON(l)
+	case SlurmTaskProlog:
+		return renderSlurmTaskProlog(l)
 	}
 	return "", fmt.Errorf("render: unknown shell %q", sh)
 }
