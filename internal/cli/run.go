@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rocm-patch/rocm-patch/internal/assess"
+	"github.com/rocm-patch/rocm-patch/internal/history"
+	"github.com/rocm-patch/rocm-patch/internal/kb"
+	"github.com/rocm-patch/rocm-patch/internal/runner"
+	"github.com/rocm-patch/rocm-patch/internal/supervise"
+	"github.com/rocm-patch/rocm-patch/internal/system"
+)
+
+const historyFlagHelp = "the history database `PATH` (default $XDG_STATE_HOME/rocm-patch/history.db, else ~/.local/state/rocm-patch/history.db)"
+
+// stopSignals are the signals run catches and forwards to the child's
+// process group; each also ends the run without a retry.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+func (a *app) newRunCommand() *cobra.Command {
+	var (
+		rootFlag, policyFlag, historyFlag, resumeFlag, resumeArgsFlag string
+		force, quiet                                                  bool
+		retries                                                       int
+		backoff, grace                                                time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARGS...]",
+		Short: "Run a training command supervised: environment layer, crash recognition, retries, CPU fallback",
+		Long: `run starts COMMAND the way doctor planned for this machine and stays in front
+of it until it is done:
+
+  - the policy's environment layer is applied to the child only (what
+    rocm-patch env prints); under --policy cpu, or when no GPU can be used,
+    every GPU the job would use is hidden so that ROCm, HIP and PyTorch see
+    none (torch.cuda.is_available() is False), and run says why;
+  - output reaches you byte for byte as the child writes it (progress bars
+    included: on a terminal the child gets a terminal of its own), and each
+    attempt's output is also kept in runs/<id>/attempt-N.log beside the
+    history;
+  - SIGINT, SIGTERM, SIGHUP and SIGQUIT go to the child's whole process
+    group; after --grace the group is killed. An interrupt is never retried;
+  - a failed attempt is diagnosed. A GPU fault (gpu-memory-fault,
+    aperture-violation, illegal-address, kernel-page-fault, gpu-hang, or a
+    crash by signal on the GPU) is retried after --backoff (doubling),
+    climbing the ladder: attempt 2 adds a conservative PyTorch allocator
+    setting, the last attempt runs on the CPU. Failures a retry cannot fix
+    (no kernels for the GPU, a wrong override, an ordinary exception) end the
+    run with what to do instead;
+  - every run and attempt goes into the history (rocm-patch history,
+    rocm-patch report).
+
+The child sees ROCM_PATCH_ATTEMPT (1, 2, ...), ROCM_PATCH_DEVICE (gpu or cpu)
+and ROCM_PATCH_RUN_DIR, and PYTHONUNBUFFERED=1 unless you set it.
+
+Resuming instead of starting again on a retry:
+  --resume ultralytics  a retry runs: yolo train resume model=<this run's newest
+                        runs/*/*/weights/last.pt> (device=cpu on the CPU);
+                        "nothing to resume" means the job had finished
+  --resume lightning    retries get ROCM_PATCH_RESUME=last; your script must
+                        pass it on: trainer.fit(model, ckpt_path="last"), or
+                        ckpt_path=os.environ.get("ROCM_PATCH_RESUME")
+  --resume-args "..."   words appended to the command on retries (quoted as
+                        in a shell, nothing expanded)
+
+run exits with the last attempt's exit status, 128+N when a signal N killed
+it, 127 when COMMAND is not found, 126 when it cannot be started, 2 for bad
+flags. See docs/run.md.`,
+		Example: `  rocm-patch run -- python train.py --epochs 10
+  rocm-patch run --policy cpu -- python train.py
+  rocm-patch run --resume ultralytics -- yolo train model=yolov8n.pt data=coco8.yaml
+  rocm-patch run --resume-args "--resume" --retries 3 -- python train.py
+  rocm-patch run --root examples/systems/rx6700xt -q -- sh -c 'echo $ROCM_PATCH_DEVICE'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("run: no command given (rocm-patch run [flags] -- COMMAND [ARGS...])")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			policy, err := assess.ParsePolicy(policyFlag)
+			if err != nil {
+				return usageError("--policy: %v", err)
+			}
+			if force {
+				if cmd.Flags().Changed("policy") && policy != assess.PolicyForceGPU {
+					return usageError("--force-gpu-unsafe contradicts --policy %s", policy)
+				}
+				policy = assess.PolicyForceGPU
+			}
+			recipe, err := runner.ParseRecipe(resumeFlag)
+			if err != nil {
+				return usageError("--resume: %v", err)
+			}
+			resumeArgs, err := runner.SplitArgs(resumeArgsFlag)
+			if err != nil {
+				return usageError("--resume-args: %v", err)
+			}
+			if !cmd.Flags().Changed("retries") {
+				retries = runner.DefaultRetries
+				if policy == assess.PolicyForceGPU {
+					retries = 0
+				}
+			}
+			switch {
+			case retries < 0:
+				return usageError("--retries %d: must be 0 or more", retries)
+			case backoff < 0 || grace < 0:
+				return usageError("--backoff and --grace must not be negative")
+			}
+			return a.runCommand(cmd, args, runOptions{
+				root: rootFlag, policy: policy, historyPath: historyFlag, recipe: recipe, resumeArgs: resumeArgs,
+				quiet: quiet, retries: retries, backoff: backoff, grace: grace,
+			})
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	f := cmd.Flags()
+	f.StringVar(&rootFlag, "root", "", rootFlagHelp)
+	f.StringVar(&policyFlag, "policy", string(assess.PolicyMitigate), "mitigate (GPU with the environment layer, CPU after faults) or cpu (high-risk GPUs hidden)")
+	f.BoolVar(&force, "force-gpu-unsafe", false, "use the GPU as it is: no layer beyond what it needs to load code, no retries, no CPU fallback")
+	f.IntVar(&retries, "retries", runner.DefaultRetries, "retries after a GPU fault (0 under --force-gpu-unsafe unless given)")
+	f.DurationVar(&backoff, "backoff", runner.DefaultBackoff, "wait before the first retry; it doubles for each further one")
+	f.DurationVar(&grace, "grace", supervise.DefaultGrace, "how long the child has to exit after a stop signal before it is killed")
+	f.StringVar(&resumeFlag, "resume", "", "continue the job on a retry: ultralytics or lightning")
+	f.StringVar(&resumeArgsFlag, "resume-args", "", "`WORDS` appended to the command on retries, split as a shell would (no expansion)")
+	f.StringVar(&historyFlag, "history", "", historyFlagHelp)
+	f.BoolVarP(&quiet, "quiet", "q", false, "print no decision or retry lines (warnings and what to do after a failure still print)")
+	return cmd
+}
+
+// runOptions are run's parsed flags.
+type runOptions struct {
+	root, historyPath string
+	policy            assess.Policy
+	recipe            runner.Recipe
+	resumeArgs        []string
+	quiet             bool
+	retries           int
+	backoff, grace    time.Duration
+}
+
+func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error {
+	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy)
+	if err != nil {
+		return err
+	}
+	// The run must outlive the first ^C: the child gets the signal and
+	// its grace, and history still records how it ended. So the command's
+	// context, which main cancels on SIGINT/SIGTERM, does not stop it;
+	// the signals arrive on their own channel instead.
+	ctx := context.WithoutCancel(cmd.Context())
+	o := runner.Options{
+		Argv: argv, Environ: a.environ,
+		Report: rep, System: sys, KB: k,
+		Retries: ro.retries, Backoff: ro.backoff, Grace: ro.grace,
+		Recipe: ro.recipe, ResumeArgs: ro.resumeArgs,
+		Stdout: a.stdout, Stderr: a.stderr, Messages: a.stderr, Quiet: ro.quiet,
+		Logger: a.log,
+	}
+	if f, ok := a.stdin.(*os.File); ok {
+		o.Stdin = f
+	}
+	path, err := a.historyPath(ro.historyPath)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded and keeps no logs\n", err)
+	} else {
+		o.HistoryPath = path
+		o.RunsDir = filepath.Join(filepath.Dir(path), "runs")
+		db, err := history.Open(ctx, path)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded\n", err)
+			o.HistoryPath = ""
+		} else {
+			defer db.Close()
+			o.History = db
+		}
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, stopSignals...)
+	defer signal.Stop(sigs)
+	o.Signals = sigs
+
+	res, err := runner.Run(ctx, o)
+	if err != nil {
+		return withCode(res.ExitCode, err)
+	}
+	if res.ExitCode != 0 {
+		return withCode(res.ExitCode, nil)
+	}
+	return nil
+}
+
+// detectAndAssess reads the machine under root and makes doctor's report
+// for policy; run needs the System too, for history and the matcher.
+func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess.Policy) (*assess.Report, *system.System, *kb.KB, error) {
+	root, cleanup, err := openRoot(rootFlag)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer cleanup()
+	sys, err := system.Detect(cmd.Context(), root, a.detectOptions())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	k, err := kb.Load()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading the knowledge base: %w", err)
+	}
+	rep, err := assess.Doctor(sys, k, policy)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return rep, sys, k, nil
+}
+
+// historyPath is --history, or the default path from the environment.
+func (a *app) historyPath(flag string) (string, error) {
+	if flag != "" {
+		p, err := filepath.Abs(flag)
+		if err != nil {
+			return "", fmt.Errorf("--history: %w", err)
+		}
+		return p, nil
+	}
+	return history.DefaultPath(a.getenv)
+}
