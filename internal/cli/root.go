@@ -114,6 +114,7 @@ Start with:
 		a.newDoctorCommand(), a.newEnvCommand(),
 		a.newDiagnoseCommand(),
 		a.newIssuesCommand(),
+		a.newFleetCommand(),
 		a.newRunCommand(), a.newHistoryCommand(), a.newReportCommand(),
 	)
 	return root
