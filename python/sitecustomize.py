@@ -120,6 +120,42 @@ def _chain_user_sitecustomize():
     spec.loader.exec_module(module)
 
 
+def _cache_own_bytecode(code):
+    # Python reads a .pyc even under PYTHONDONTWRITEBYTECODE or -B, which
+    # only stop it writing one. Container images often set the variable, and
+    # compiling this file would then cost every Python start about 0.4 ms.
+    # The folder is rocm-patch's own, named by its content, so the shim
+    # writes this one .pyc itself, once.
+    if not sys.dont_write_bytecode:
+        return
+    ext = sys.modules.get("_frozen_importlib_external")
+    tmp = None
+    try:
+        src = __file__
+        pyc = ext.cache_from_source(src)
+        if os.path.exists(pyc) or not os.access(os.path.dirname(src), os.W_OK):
+            return
+        import marshal
+
+        st = os.stat(src)
+        header = ext.MAGIC_NUMBER + (0).to_bytes(4, "little")
+        header += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+        os.makedirs(os.path.dirname(pyc), exist_ok=True)
+        tmp = "%s.%d.tmp" % (pyc, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(header + marshal.dumps(code))
+        os.replace(tmp, pyc)
+        tmp = None
+    except Exception:
+        pass
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
 def _main():
     if os.environ.get("ROCM_PATCH_SHIM_DISABLE", "") in ("", "0"):
         if "torch" in sys.modules:
@@ -133,7 +169,11 @@ def _main():
                     shim.internal_error("after_torch", exc)
         else:
             sys.meta_path.insert(0, _TorchImportWatcher())
-    _chain_user_sitecustomize()
+    try:
+        _chain_user_sitecustomize()
+    finally:
+        _cache_own_bytecode(_MODULE_CODE)
 
 
+_MODULE_CODE = sys._getframe().f_code
 _main()

@@ -123,6 +123,7 @@ _lock = threading.Lock()
 _torch = None
 _originals = {}  # "torch.zeros" -> (owner, attribute, original)
 _test_fail = [0]
+_registered = []  # every wrapper given to TorchScript, kept alive
 
 
 # --- settings --------------------------------------------------------------
@@ -513,6 +514,9 @@ def _register_for_torchscript(wrapper, attr):
         from torch.jit import _builtins
 
         _builtins._register_builtin(wrapper, "aten::" + attr)
+        # The table holds id()s: a wrapper replaced later (the test hook)
+        # must stay alive, or its id could come back as another object's.
+        _registered.append(wrapper)
     except Exception as exc:
         internal_error("torchscript " + attr, exc)
 
@@ -628,7 +632,7 @@ def _at_exit():
     st = _state
     if st.device == "pending":
         st.device = "unused"
-    _emit("status")
+    _emit("status", final=True)
     if st.fallbacks > 1:
         _warn("%d GPU allocations fell back to the CPU in this process" % st.fallbacks)
 

@@ -119,6 +119,31 @@ class LazyTest(TempDirCase):
         self.assertEqual(r.stderr.count("cannot write"), 1, r.stderr)
 
 
+class BytecodeTest(TempDirCase):
+    def test_own_pyc_written_even_under_dont_write_bytecode(self):
+        # Compiling sitecustomize.py on every start would cost each Python
+        # process; the shim caches its own bytecode in its own folder.
+        copy = os.path.join(self.tmp, "shim")
+        shutil.copytree(SHIM_DIR, copy, ignore=shutil.ignore_patterns("tests", "__pycache__", "*.go"))
+        for _ in range(2):
+            r = run_python("import sys; print(sys.dont_write_bytecode)", pythonpath=copy, PYTHONDONTWRITEBYTECODE="1")
+            self.assertEqual((r.returncode, r.stdout.strip(), r.stderr), (0, "True", ""))
+        cached = os.listdir(os.path.join(copy, "__pycache__"))
+        self.assertEqual(len(cached), 1, cached)
+        self.assertTrue(cached[0].startswith("sitecustomize.") and cached[0].endswith(".pyc"), cached)
+        # Python itself accepts it.
+        r = run_python("pass", pythonpath=copy, PYTHONDONTWRITEBYTECODE="1", PYTHONVERBOSE="1")
+        self.assertIn("code object from '%s" % os.path.join(copy, "__pycache__", "sitecustomize."), r.stderr)
+
+    def test_read_only_folder_is_left_alone(self):
+        copy = os.path.join(self.tmp, "shim")
+        shutil.copytree(SHIM_DIR, copy, ignore=shutil.ignore_patterns("tests", "__pycache__", "*.go"))
+        os.chmod(copy, 0o555)
+        self.addCleanup(os.chmod, copy, 0o755)
+        r = run_python("print('ok')", pythonpath=copy, PYTHONDONTWRITEBYTECODE="1")
+        self.assertEqual((r.returncode, r.stdout.strip(), r.stderr), (0, "ok", ""))
+
+
 class ChainTest(TempDirCase):
     def test_user_sitecustomize_runs_once_and_is_the_module(self):
         user = os.path.join(self.tmp, "user")

@@ -82,6 +82,93 @@ class CPUDoesNothingTest(ShimCase):
         self.assertFalse(shim.state()["wrapped"])
 
 
+class GPUInitTest(ShimCase):
+    """The step torch.cuda's lazy init runs, on a stand-in for torch.cuda.
+
+    This torch has no GPU, so torch.cuda is replaced by a recorder; the
+    factories and Tensor are the real ones.
+    """
+
+    def fake_torch(self, fail_fraction=False):
+        calls = {"fraction": [], "queued": []}
+
+        def set_fraction(f, i):
+            if fail_fraction:
+                raise RuntimeError("HIP error: invalid device ordinal")
+            calls["fraction"].append((f, i))
+
+        cuda = types.SimpleNamespace(
+            _lazy_call=calls["queued"].append,
+            device_count=lambda: 2,
+            current_device=lambda: 0,
+            get_device_name=lambda i: "AMD Radeon RX 6700 XT",
+            get_device_properties=lambda i: types.SimpleNamespace(gcnArchName="gfx1031"),
+            set_per_process_memory_fraction=set_fraction,
+            OutOfMemoryError=torch.cuda.OutOfMemoryError,
+            empty_cache=lambda: None,
+        )
+        fake = types.ModuleType("torch")
+        for name in shim.FACTORIES + shim.LIKE_FACTORIES:
+            setattr(fake, name, getattr(torch, name))
+        fake.Tensor, fake.dtype, fake.jit = torch.Tensor, torch.dtype, torch.jit
+        fake.__version__ = "2.3.0+rocm6.0"
+        fake.version = types.SimpleNamespace(hip="6.0.32830", cuda=None)
+        fake.cuda = cuda
+        return fake, calls
+
+    def test_lazy_init_sets_fraction_and_wraps(self):
+        fake, calls = self.fake_torch()
+        zeros = fake.zeros
+        shim.after_torch(fake, environ={"ROCM_PATCH_RUN_DIR": self.tmp, "ROCM_PATCH_MEMORY_FRACTION": "0.7"})
+        self.assertIs(fake.zeros, zeros, "nothing is wrapped before the GPU initialises")
+        self.assertEqual(calls["queued"], [shim._on_gpu_init])
+        calls["queued"][0]()
+        self.assertEqual(calls["fraction"], [(0.7, 0), (0.7, 1)])
+        self.assertIsNot(fake.zeros, zeros)
+        self.assertIs(fake.zeros.__wrapped__, zeros)
+        st = shim.state()
+        self.assertEqual((st["device"], st["arch"], st["memory_fraction"], st["wrapped"]), ("gpu", "gfx1031", 0.7, True))
+        shim._test_fail_next(1)
+        self.assertEqual(fake.zeros(2).device.type, "cpu")
+        self.assertEqual(shim.state()["fallbacks"], 1)
+        events = read_events(self.tmp)
+        self.assertEqual([e["event"] for e in events], ["loaded", "active", "status"])
+        self.assertEqual(events[0]["device"], "pending")
+        self.assertEqual(events[1]["device_name"], "AMD Radeon RX 6700 XT")
+
+    def test_lazy_init_never_raises(self):
+        fake, calls = self.fake_torch(fail_fraction=True)
+        shim.after_torch(fake, environ={"ROCM_PATCH_RUN_DIR": self.tmp})
+        calls["queued"][0]()  # would surface as the job's own error if it raised
+        st = shim.state()
+        self.assertIsNone(st["memory_fraction"])
+        self.assertTrue(st["wrapped"], "the wrappers do not depend on the fraction")
+        self.assertEqual([e["event"] for e in read_events(self.tmp)], ["loaded", "error", "active"])
+        self.assertEqual(len(self.stderr), 1)
+
+
+class ForkTest(ShimCase):
+    @unittest.skipUnless(hasattr(os, "fork"), "needs fork")
+    def test_forked_child_counts_from_zero(self):
+        self.arm()
+        shim._test_fail_next(1)
+        torch.zeros(1)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                shim._test_fail_next(1)
+                torch.zeros(1)
+                code = 0 if shim.state()["fallbacks"] == 1 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(shim.state()["fallbacks"], 1)
+        by_pid = {e["pid"]: e["fallbacks"] for e in read_events(self.tmp)}
+        self.assertEqual(by_pid, {os.getpid(): 1, pid: 1})
+
+
 class WrapperTest(ShimCase):
     def test_wrappers_keep_names_docs_and_originals(self):
         originals = {n: getattr(torch, n) for n in shim.FACTORIES + shim.LIKE_FACTORIES}
@@ -283,6 +370,8 @@ class ReportTest(ShimCase):
         shim._at_exit()
         events = read_events(self.tmp)
         self.assertEqual([e["event"] for e in events], ["loaded", "status"])
+        self.assertTrue(events[-1]["final"])
+        self.assertNotIn("final", events[0])
         for key in ("event", "pid", "torch_version", "hip_version", "device", "memory_fraction", "alloc_conf", "policy", "fallbacks"):
             self.assertIn(key, events[-1])
 
