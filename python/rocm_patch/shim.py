@@ -227,9 +227,15 @@ def _default_alloc_conf(torch_version, hip_version, memory_fraction):
 
 def before_torch(spec, environ=None):
     """Runs when `import torch` has found torch and before torch runs."""
+    st = _state
+    if st.settings_read:
+        # Asked again: importlib.util.find_spec("torch") (libraries probing
+        # for torch) runs the finder without importing, then the import runs
+        # it once more; the variable set the first time is ours, not the
+        # user's.
+        return
     environ = os.environ if environ is None else environ
     _read_settings(environ)
-    st = _state
     version, hip = _read_torch_version_file(spec)
     user = environ.get("PYTORCH_CUDA_ALLOC_CONF")
     if user is None:

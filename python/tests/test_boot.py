@@ -84,6 +84,24 @@ class LazyTest(TempDirCase):
         self.assertNotIn("PYTORCH_HIP_ALLOC_CONF", r.stdout)
 
     @unittest.skipUnless(HAVE_TORCH, "needs torch")
+    def test_probing_for_torch_then_importing_it(self):
+        # Libraries look for torch with importlib.util.find_spec before they
+        # import it; the shim must still patch the real import once.
+        code = textwrap.dedent(
+            """
+            import importlib.util, sys
+            assert importlib.util.find_spec("torch") is not None
+            assert "torch" not in sys.modules
+            import torch
+            from rocm_patch import shim
+            print(shim.state()["wrapped"], torch.zeros(1).device)
+            """
+        )
+        r = run_python(code, ROCM_PATCH_RUN_DIR=self.tmp, ROCM_PATCH_SHIM_FORCE="1")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "True cpu"), r.stderr)
+        self.assertEqual([e["event"] for e in read_events(self.tmp)], ["loaded", "status"])
+
+    @unittest.skipUnless(HAVE_TORCH, "needs torch")
     def test_forced_fallback_through_the_env_test_hook(self):
         code = textwrap.dedent(
             """

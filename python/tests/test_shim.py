@@ -445,6 +445,14 @@ class AllocConfTest(unittest.TestCase):
                 self.assertEqual(environ.get("PYTORCH_HIP_ALLOC_CONF"), want)
                 self.assertEqual(shim._state.alloc_conf_source, source)
 
+    def test_probe_then_import_keeps_the_source(self):
+        environ = {}
+        spec = self.spec("2.3.0+rocm6.0", "6.0")
+        shim.before_torch(spec, environ=environ)  # importlib.util.find_spec("torch")
+        shim.before_torch(spec, environ=environ)  # import torch
+        self.assertEqual(environ, {"PYTORCH_HIP_ALLOC_CONF": "garbage_collection_threshold:0.8"})
+        self.assertEqual(shim._state.alloc_conf_source, "shim")
+
     def test_fraction_parsing(self):
         for raw, want in [(None, 0.8), ("", 0.8), ("0.5", 0.5), ("1", 1.0), ("off", None), ("0", None), ("1.5", None), ("-1", None), ("abc", None)]:
             with self.subTest(raw=raw):
