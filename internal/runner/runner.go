@@ -307,6 +307,11 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 	if res.WriteErr != nil {
 		r.log.Debug("output write failed", "attempt", rung.N, "err", res.WriteErr)
 	}
+	if res.DroppedBytes > 0 {
+		// The matcher fell behind a flood of output; the diagnosis may
+		// miss a line, the log and the user's stream do not.
+		r.log.Debug("matcher skipped output", "attempt", rung.N, "bytes", res.DroppedBytes)
+	}
 	diag := session.Result()
 	a.Verdict = Judge(Ending{
 		ExitCode: res.ExitCode, Signal: res.Signal, Interrupted: res.Interrupted,
