@@ -104,13 +104,20 @@ def _load_shim():
 
 
 def _chain_user_sitecustomize():
-    entries = [p for p in sys.path if isinstance(p, str) and not _is_shim_dir(p)]
     machinery = sys.modules.get("_frozen_importlib_external")
     bootstrap = sys.modules.get("_frozen_importlib")
     if machinery is None or bootstrap is None:
         import importlib.machinery as machinery
         import importlib.util as bootstrap
+    # Leave out our own folder by name, which costs nothing; only when what
+    # is found then is another shim (or ours, spelled differently) does every
+    # entry get checked on disk.
+    here = os.path.dirname(__file__)
+    entries = [p for p in sys.path if isinstance(p, str) and p != here]
     spec = machinery.PathFinder.find_spec("sitecustomize", entries)
+    if spec is not None and _is_shim_dir(os.path.dirname(spec.origin or "")):
+        entries = [p for p in entries if not _is_shim_dir(p)]
+        spec = machinery.PathFinder.find_spec("sitecustomize", entries)
     if spec is None or spec.loader is None:
         return
     module = bootstrap.module_from_spec(spec)
