@@ -116,6 +116,7 @@ Start with:
 		a.newIssuesCommand(),
 		a.newFleetCommand(),
 		a.newRunCommand(), a.newHistoryCommand(), a.newReportCommand(),
+		a.newKernelCommand(), a.newSDKCommand(),
 	)
 	return root
 }

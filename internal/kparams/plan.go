@@ -326,8 +326,12 @@ func effect(it *Item, m *Machine) (Effect, string) {
 			if why, ok := gttAlready(value, m); ok {
 				return EffectNoOp, why
 			}
+			if now := gttNow(m); now != "" {
+				changes = append(changes, now)
+			}
 		}
-		return EffectChanges, strings.Join(append(changes, unknown...), "; ")
+		return EffectChanges, strings.Join(append(changes, unknown...), "; ") + "."
+
 	case len(unknown) > 0:
 		return EffectUnknown, strings.Join(unknown, "; ")
 	}
@@ -350,6 +354,18 @@ func gttAlready(value string, m *Machine) (string, bool) {
 	return fmt.Sprintf("the GTT is already %d MiB on this machine with gttsize at its default (mem_info_gtt_total).", mib), true
 }
 
+// gttNow says how large the GTT is now, when every GPU reports it.
+func gttNow(m *Machine) string {
+	var sizes []string
+	for _, g := range m.GPUs {
+		if g.GTTBytes == 0 {
+			return ""
+		}
+		sizes = append(sizes, fmt.Sprintf("%d MiB", g.GTTBytes>>20))
+	}
+	return "the GTT is now " + strings.Join(sizes, ", ") + " (mem_info_gtt_total)"
+}
+
 // defaultText describes the default of a setting on a GPU.
 func defaultText(s *kb.Setting, g GPU, largeBAR *bool) string {
 	if s.ID == "amdgpu.vm_update_mode" && largeBAR != nil {
@@ -358,12 +374,14 @@ func defaultText(s *kb.Setting, g GPU, largeBAR *bool) string {
 		}
 		return "0 without large BAR"
 	}
-	v, known := s.Default.For(g.Target, g.Family)
+	v, _ := s.Default.For(g.Target, g.Family)
 	if v == "" {
 		return "unknown"
 	}
-	if !known && s.Default.Note != "" {
-		return v + " (" + strings.TrimSuffix(s.Default.Note, ".") + ")"
+	for _, vd := range s.Values {
+		if vd.Value == v {
+			return v + " (" + vd.Meaning + ")"
+		}
 	}
 	return v
 }
