@@ -1,11 +1,6 @@
-//go:build expfmt
-
-// This test reads the metrics with Prometheus's own text parser. It needs
-// github.com/prometheus/common (a test-only dependency not yet in go.mod),
-// so it is built only with the expfmt tag:
-//
-//	go get github.com/prometheus/common@v0.69.0   (once approved)
-//	go test -tags expfmt ./internal/fleet
+// This test reads the metrics with Prometheus's own text parser
+// (github.com/prometheus/common/expfmt, a test-only dependency: nothing in
+// the binary imports it), so what node_exporter accepts is what is tested.
 
 package fleet
 
