@@ -31,6 +31,7 @@ Values are quoted for the chosen --shell so that they read back exactly:
   fish        rocm-patch env --shell fish | source
   dotenv      an env file (docker compose, python-dotenv, EnvironmentFile=)
   systemd     a [Service] drop-in with Environment= lines
+  slurm-taskprolog  export lines for a Slurm TaskProlog (taken literally by slurmstepd; docs/fleet.md)
   json        schema "rocm-patch/env/v1" (docs/json.md)`,
 		Example: `  eval "$(rocm-patch env)"
   rocm-patch env --policy cpu

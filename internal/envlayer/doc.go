@@ -1,6 +1,6 @@
 // Package envlayer turns a policy's plan into environment variables and
 // writes them for a shell (bash, zsh, fish), an env file (dotenv), a
-// systemd unit (Environment=) or as JSON.
+// systemd unit (Environment=), a Slurm TaskProlog or as JSON.
 //
 // It is pure: [FromReport] reads a doctor report and the settings
 // catalogue, [Render] returns text. Each variable carries a comment with
