@@ -1,6 +1,7 @@
 package history
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -61,6 +62,9 @@ type AttemptJSON struct {
 	Throughput     *float64          `json:"throughput"`
 	ThroughputUnit string            `json:"throughput_unit"`
 	LogPath        string            `json:"log_path"`
+	// Shim is what the in-process shim reported (see shim.Report), null
+	// when it was not loaded.
+	Shim json.RawMessage `json:"shim"`
 }
 
 // NewDocument converts runs (as Runs returns them) to the JSON contract.
@@ -114,6 +118,7 @@ func NewDocument(runs []Run) Document {
 				Throughput:     a.Throughput,
 				ThroughputUnit: a.ThroughputUnit,
 				LogPath:        a.LogPath,
+				Shim:           a.Shim,
 			})
 		}
 		doc.Runs = append(doc.Runs, rj)

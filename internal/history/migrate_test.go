@@ -2,6 +2,8 @@ package history
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -9,12 +11,23 @@ import (
 	"time"
 )
 
-// shimMigration is the kind of migration issue 5 will add: what the Python
-// shim reported, per attempt. It is only a test fixture here.
-var shimMigration = migration{
-	version: 2,
-	name:    "attempts.shim_json",
-	stmts:   []string{`ALTER TABLE attempts ADD COLUMN shim_json TEXT NOT NULL DEFAULT '{}'`},
+// seedV1 writes a run and an attempt the way a version-1 build did, with
+// version 1's columns only.
+func seedV1(t *testing.T, d *DB) int64 {
+	t.Helper()
+	res, err := d.db.Exec(`INSERT INTO runs (command, started, outcome) VALUES ('["python","train.py"]', '2025-03-01T12:00:00.000000000Z', 'failed')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.db.Exec(`INSERT INTO attempts (run_id, n, device, started, duration_ns, exit_code, signal, result, class)
+		VALUES (?, 1, 'gpu', '2025-03-01T12:00:00.000000000Z', 60000000000, -1, 'SIGABRT', 'crash', 'gpu-memory-fault')`, id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func seedRun(t *testing.T, d *DB) int64 {
@@ -25,7 +38,9 @@ func seedRun(t *testing.T, d *DB) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.RecordAttempt(ctx, id, Attempt{N: 1, Device: DeviceGPU, Started: start, Duration: time.Minute, ExitCode: -1, Signal: "SIGABRT", Class: "gpu-memory-fault"}); err != nil {
+	a := Attempt{N: 1, Device: DeviceGPU, Started: start, Duration: time.Minute, ExitCode: -1, Signal: "SIGABRT", Class: "gpu-memory-fault",
+		Shim: json.RawMessage(`{"loaded":true,"fallbacks":2}`)}
+	if err := d.RecordAttempt(ctx, id, a); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.FinishRun(ctx, id, OutcomeFailed, start.Add(time.Minute)); err != nil {
@@ -42,11 +57,10 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := seedRun(t, d)
+	id := seedV1(t, d)
 	d.Close()
 
-	v2 := append(append([]migration{}, v1...), shimMigration)
-	d, err = open(ctx, path, v2)
+	d, err = Open(ctx, path)
 	if err != nil {
 		t.Fatalf("upgrade to v2: %v", err)
 	}
@@ -60,12 +74,22 @@ func TestMigrateFromV1(t *testing.T) {
 	if len(runs) != 1 || runs[0].ID != id || len(runs[0].Attempts) != 1 || runs[0].Attempts[0].Class != "gpu-memory-fault" {
 		t.Fatalf("v1 data after upgrade: %+v", runs)
 	}
-	var shim string
-	if err := d.db.QueryRow(`SELECT shim_json FROM attempts WHERE run_id = ?`, id).Scan(&shim); err != nil || shim != "{}" {
-		t.Errorf("new column on an old row: %q, %v", shim, err)
+	if s := runs[0].Attempts[0].Shim; s != nil {
+		t.Errorf("an attempt from before the shim has shim report %s, want none", s)
 	}
-	// A v2 build keeps writing rows the v1 code path knows.
-	seedRun(t, d)
+	var shim sql.NullString
+	if err := d.db.QueryRow(`SELECT shim_json FROM attempts WHERE run_id = ?`, id).Scan(&shim); err != nil || shim.Valid {
+		t.Errorf("new column on an old row: %+v, %v", shim, err)
+	}
+	// A v2 build writes and reads the shim report beside the old rows.
+	id2 := seedRun(t, d)
+	runs, err = d.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != id2 || string(runs[0].Attempts[0].Shim) != `{"loaded":true,"fallbacks":2}` {
+		t.Errorf("after a v2 write: %+v", runs)
+	}
 	d.Close()
 
 	// The v1 build now meets a newer file and must refuse it.
@@ -82,7 +106,7 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedRun(t, d)
+	seedV1(t, d)
 	d.Close()
 
 	broken := migration{version: 2, name: "broken", stmts: []string{
@@ -106,9 +130,9 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 	if n != 0 {
 		t.Error("half a migration was kept")
 	}
-	runs, err := d.Runs(ctx, 0)
-	if err != nil || len(runs) != 1 {
-		t.Errorf("data after a failed upgrade: %v, %d runs", err, len(runs))
+	var runs int
+	if err := d.db.QueryRow(`SELECT count(*) FROM runs`).Scan(&runs); err != nil || runs != 1 {
+		t.Errorf("data after a failed upgrade: %v, %d runs", err, runs)
 	}
 }
 

@@ -46,7 +46,8 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	}
 
 	rows, err = tx.QueryContext(ctx, `SELECT run_id, n, device, layers, settings, started,
-		duration_ns, exit_code, signal, interrupted, class, issue_id, throughput, throughput_unit, log_path
+		duration_ns, exit_code, signal, interrupted, class, issue_id, throughput, throughput_unit, log_path,
+		shim_json
 		FROM attempts WHERE run_id IN (`+newest+`) ORDER BY run_id, n`, limit)
 	if err != nil {
 		return nil, d.fail("read attempts", err)
@@ -113,11 +114,18 @@ func scanAttempt(rows *sql.Rows) (int64, Attempt, error) {
 		durationNS  int64
 		interrupted int
 		throughput  sql.NullFloat64
+		shim        sql.NullString
 	)
 	if err := rows.Scan(&runID, &a.N, &a.Device, &layers, &settings, &started, &durationNS,
 		&a.ExitCode, &a.Signal, &interrupted, &a.Class, &a.IssueID, &throughput,
-		&a.ThroughputUnit, &a.LogPath); err != nil {
+		&a.ThroughputUnit, &a.LogPath, &shim); err != nil {
 		return 0, a, err
+	}
+	if shim.Valid {
+		if !isJSONObject([]byte(shim.String)) {
+			return 0, a, fmt.Errorf("run %d attempt %d: shim report %q is not a JSON object", runID, a.N, shim.String)
+		}
+		a.Shim = json.RawMessage(shim.String)
 	}
 	a.Duration = time.Duration(durationNS)
 	a.Interrupted = interrupted != 0

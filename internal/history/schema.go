@@ -39,6 +39,13 @@ type migration struct {
 //	  exit_code INTEGER, signal TEXT, interrupted INTEGER (0/1),
 //	  result TEXT (see Result), class TEXT, issue_id TEXT,
 //	  throughput REAL (NULL when none), throughput_unit TEXT, log_path TEXT
+//
+// Version 2:
+//
+//	attempts.shim_json TEXT: what the in-process Python shim reported for
+//	  the attempt (shim.Report as JSON, a JSON object); NULL when the shim
+//	  was not loaded (--no-shim, and every attempt recorded before
+//	  version 2), so that "no shim" and "a shim that saw no torch" differ.
 var migrations = []migration{
 	{
 		version: 1,
@@ -83,8 +90,13 @@ var migrations = []migration{
 			`CREATE INDEX attempts_config ON attempts(device, config)`,
 		},
 	},
+	{
+		version: 2,
+		name:    "attempts.shim_json",
+		stmts:   []string{`ALTER TABLE attempts ADD COLUMN shim_json TEXT`},
+	},
 }
 
 // SchemaVersion is the schema version this build writes: the last
 // migration's (a test keeps the two equal).
-const SchemaVersion = 1
+const SchemaVersion = 2

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -136,6 +137,11 @@ type Attempt struct {
 	ThroughputUnit string
 	// LogPath is where the attempt's output was saved.
 	LogPath string
+	// Shim is what the in-process Python shim reported for the attempt, a
+	// JSON object (the JSON form of shim.Report, stored as it is so that
+	// history does not depend on the shim's types); nil when the shim was
+	// not loaded.
+	Shim json.RawMessage
 }
 
 // Result classifies how the attempt ended; see the Result constants.

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,7 +50,8 @@ func (d *DB) BeginRun(ctx context.Context, r Run) (int64, error) {
 // RecordAttempt adds one finished attempt to run runID, in its own
 // transaction. a.N must be at least 1 and unique within the run, a.Device
 // DeviceGPU or DeviceCPU, a.Started set, a.Duration not negative, and
-// a.Throughput (when set) finite and not negative.
+// a.Throughput (when set) finite and not negative, and a.Shim (when set) a
+// JSON object.
 func (d *DB) RecordAttempt(ctx context.Context, runID int64, a Attempt) error {
 	op := fmt.Sprintf("record attempt %d of run %d", a.N, runID)
 	if err := validateAttempt(a); err != nil {
@@ -79,13 +81,21 @@ func (d *DB) RecordAttempt(ctx context.Context, runID int64, a Attempt) error {
 	if a.Interrupted {
 		interrupted = 1
 	}
+	var shim any // NULL unless the shim was loaded
+	if a.Shim != nil {
+		var b bytes.Buffer
+		if err := json.Compact(&b, a.Shim); err != nil {
+			return fmt.Errorf("history %s: %s: shim report: %w", d.path, op, err)
+		}
+		shim = b.String()
+	}
 	_, err = d.db.ExecContext(ctx, `INSERT INTO attempts
 		(run_id, n, device, layers, config, settings, started, duration_ns, exit_code, signal,
-		 interrupted, result, class, issue_id, throughput, throughput_unit, log_path)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 interrupted, result, class, issue_id, throughput, throughput_unit, log_path, shim_json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		runID, a.N, a.Device, string(lj), a.Configuration(), string(sj), formatTime(a.Started),
 		int64(a.Duration), a.ExitCode, a.Signal, interrupted, string(a.Result()), a.Class, a.IssueID,
-		tp, a.ThroughputUnit, a.LogPath)
+		tp, a.ThroughputUnit, a.LogPath, shim)
 	switch sqliteCode(err) {
 	case 0:
 	case codeConstraintFK:
@@ -111,8 +121,17 @@ func validateAttempt(a Attempt) error {
 		return fmt.Errorf("negative duration %v", a.Duration)
 	case a.Throughput != nil && (math.IsNaN(*a.Throughput) || math.IsInf(*a.Throughput, 0) || *a.Throughput < 0):
 		return fmt.Errorf("throughput %v: want a finite number, 0 or more", *a.Throughput)
+	case a.Shim != nil && !isJSONObject(a.Shim):
+		return errors.New("shim report: not a JSON object")
 	}
 	return nil
+}
+
+// isJSONObject reports whether b is one valid JSON object, the only shape
+// a shim report has.
+func isJSONObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
 }
 
 // FinishRun sets the outcome of run runID (any outcome but

@@ -40,7 +40,8 @@ func fixtureRuns() []Run {
 					LogPath: "/tmp/a1.log", Settings: map[string]string{}},
 				{N: 2, Device: DeviceGPU, Layers: []string{"shim", "env"}, Settings: map[string]string{"HSA_OVERRIDE_GFX_VERSION": "10.3.0", "PYTORCH_NO_HIP_MEMORY_CACHING": "1"},
 					Started: t0.Add(2 * time.Minute), Duration: 5 * time.Minute, ExitCode: -1, Signal: "SIGSEGV", Class: "gpu-memory-fault",
-					Throughput: f64(38.5), ThroughputUnit: "it/s"},
+					Throughput: f64(38.5), ThroughputUnit: "it/s",
+					Shim: json.RawMessage(`{"loaded":true,"device":"gpu","wrapped":true,"fallbacks":3,"by_op":{"torch.zeros":3},"exited":1}`)},
 				{N: 3, Device: DeviceCPU, Layers: []string{"cpu"}, Settings: map[string]string{"HIP_VISIBLE_DEVICES": ""},
 					Started: t0.Add(8 * time.Minute), Duration: 12 * time.Minute, ExitCode: 0, Throughput: f64(4), ThroughputUnit: "it/s"},
 			},
@@ -201,6 +202,9 @@ func TestWriteErrors(t *testing.T) {
 		{"no start", id, Attempt{N: 2, Device: DeviceCPU}, nil, "no start time"},
 		{"negative duration", id, Attempt{N: 2, Device: DeviceCPU, Started: t0, Duration: -1}, nil, "negative"},
 		{"NaN throughput", id, Attempt{N: 2, Device: DeviceCPU, Started: t0, Throughput: f64(nan())}, nil, "finite"},
+		{"shim report not JSON", id, Attempt{N: 2, Device: DeviceCPU, Started: t0, Shim: json.RawMessage(`{"loaded":`)}, nil, "shim report"},
+		{"shim report not an object", id, Attempt{N: 2, Device: DeviceCPU, Started: t0, Shim: json.RawMessage(`[1]`)}, nil, "not a JSON object"},
+		{"shim report null", id, Attempt{N: 2, Device: DeviceCPU, Started: t0, Shim: json.RawMessage(`null`)}, nil, "not a JSON object"},
 	}
 	for _, tt := range tests {
 		err := d.RecordAttempt(ctx, tt.run, tt.a)
