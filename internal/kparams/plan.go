@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -476,14 +475,4 @@ func CheckContent(data []byte) error {
 		}
 	}
 	return nil
-}
-
-// SortedLive returns the live parameters in name order, for display.
-func SortedLive(live map[string]string) []Param {
-	out := make([]Param, 0, len(live))
-	for k, v := range live {
-		out = append(out, Param{Name: k, Value: v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
