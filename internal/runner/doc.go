@@ -30,4 +30,14 @@
 // ROCM_PATCH_RUN_DIR (and ROCM_PATCH_RESUME=last on the retries of
 // --resume lightning), on top of the user's environment with the layers
 // applied. See docs/run.md for the whole contract.
+//
+// # The shim
+//
+// With Options.Shim, every attempt loads the in-process Python shim
+// (package shim): its folder goes first on PYTHONPATH and its settings into
+// ROCM_PATCH_SHIM_POLICY and ROCM_PATCH_MEMORY_FRACTION. It is a layer
+// ("shim") of GPU attempts only; on a CPU attempt it changes nothing and
+// only reports. The shim appends to shim.jsonl in the run directory, which
+// is emptied before each attempt and kept after it as
+// attempt-N.shim.jsonl; what it says goes into the attempt's history row.
 package runner

@@ -102,7 +102,7 @@ func BuildEnvironment(base []string, plan assess.Plan, r Rung, gpus []assess.GPU
 				out.Settings[v.Name] = v.Value
 			}
 		}
-		if plan.Device == assess.DeviceCPU && len(plan.Hidden) > 0 {
+		if plan.Device == assess.DeviceCPU && (len(plan.Hidden) > 0 || hidesGPUs(plan.Env)) {
 			out.Layers = append(out.Layers, LayerCPU)
 		} else {
 			out.Layers = append(out.Layers, LayerEnv)
@@ -144,6 +144,22 @@ func BuildEnvironment(base []string, plan assess.Plan, r Rung, gpus []assess.GPU
 	}
 	out.Env = env.list()
 	return out
+}
+
+// hidesGPUs reports whether a layer hides every GPU: it sets a
+// visibility variable to "" (ROCr, HIP or CUDA then see none). A CPU plan
+// with such a layer is the cpu layer even where no GPU was detected to
+// hide (rocm-patch probe's cpu configuration on any machine).
+func hidesGPUs(env []assess.EnvVar) bool {
+	for _, v := range env {
+		switch v.Name {
+		case "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES":
+			if !v.Unset && v.Value == "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func apply(env *envList, name string, v kb.SettingValue, settings map[string]string) {

@@ -143,3 +143,25 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestCPULayerWithoutGPUs: a CPU plan whose layer hides every GPU is the
+// cpu layer even on a machine where no GPU was detected; a CPU plan with
+// no layer has none.
+func TestCPULayerWithoutGPUs(t *testing.T) {
+	hide := []assess.EnvVar{{Name: "ROCR_VISIBLE_DEVICES"}, {Name: "HIP_VISIBLE_DEVICES"}}
+	tests := []struct {
+		name string
+		plan assess.Plan
+		want []string
+	}{
+		{"hiding", assess.Plan{Device: assess.DeviceCPU, Env: hide}, []string{"cpu"}},
+		{"unsetting is not hiding", assess.Plan{Device: assess.DeviceCPU, Env: []assess.EnvVar{{Name: "ROCR_VISIBLE_DEVICES", Unset: true}}}, []string{"env"}},
+		{"no layer", assess.Plan{Device: assess.DeviceCPU}, nil},
+	}
+	for _, tt := range tests {
+		env := BuildEnvironment([]string{"PATH=/bin"}, tt.plan, Rung{N: 1, Device: "cpu"}, nil, loadKB(t))
+		if !reflect.DeepEqual(env.Layers, tt.want) {
+			t.Errorf("%s: layers %v, want %v", tt.name, env.Layers, tt.want)
+		}
+	}
+}

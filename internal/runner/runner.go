@@ -89,6 +89,9 @@ type Options struct {
 	RunsDir string
 	// Logger receives debug diagnostics; nil discards.
 	Logger *slog.Logger
+	// Shim loads the in-process Python shim into every attempt; nil: no
+	// shim.
+	Shim *Shim
 }
 
 // Attempt is one attempt of a run, as history records it, with what the
@@ -256,6 +259,8 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 
 	a := attemptResult{Attempt: Attempt{Argv: argv}}
 	a.N, a.Device, a.Layers, a.Settings = rung.N, rung.Device, envr.Layers, envr.Settings
+	r.applyShim(env, &a)
+	r.resetShimReport()
 	var logFile *os.File
 	if r.res.RunDir != "" {
 		a.LogPath = filepath.Join(r.res.RunDir, fmt.Sprintf("attempt-%d.log", rung.N))
@@ -331,6 +336,7 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 	if v, unit, ok := meter.Throughput(); ok {
 		a.Throughput, a.ThroughputUnit = &v, unit
 	}
+	r.collectShimReport(rung.N, &a)
 	r.record(ctx, a.Attempt.Attempt)
 	return a, nil
 }

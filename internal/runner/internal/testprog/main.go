@@ -7,7 +7,8 @@
 // Usage: testprog [-env FILE] MODE [ARGS]
 //
 //	-env FILE      first append one JSON line to FILE: the ROCm, HIP,
-//	               PyTorch and rocm-patch variables the process sees
+//	               PyTorch and rocm-patch variables and PYTHONPATH the
+//	               process sees
 //	fault          print a step and a ROCm memory access fault, then abort
 //	faultuntil N   fault while ROCM_PATCH_ATTEMPT < N, then print "trained"
 //	nocode         print hipErrorNoBinaryForGpu as PyTorch raises it, exit 1
@@ -39,7 +40,7 @@ import (
 const FaultLine = "Memory access fault by GPU node-1 (Agent handle: 0x55) on address 0x7f. Reason: Page not present or supervisor privilege."
 
 // envPrefixes select the variables -env records.
-var envPrefixes = []string{"ROCM_PATCH_", "PYTORCH_", "HIP_", "ROCR_", "CUDA_", "HSA_", "PYTHONUNBUFFERED"}
+var envPrefixes = []string{"ROCM_PATCH_", "PYTORCH_", "HIP_", "ROCR_", "CUDA_", "HSA_", "PYTHONUNBUFFERED", "PYTHONPATH"}
 
 func main() {
 	args := os.Args[1:]
