@@ -15,6 +15,7 @@ import (
 	"github.com/rocm-patch/rocm-patch/internal/history"
 	"github.com/rocm-patch/rocm-patch/internal/kb"
 	"github.com/rocm-patch/rocm-patch/internal/runner"
+	"github.com/rocm-patch/rocm-patch/internal/shim"
 	"github.com/rocm-patch/rocm-patch/internal/supervise"
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
@@ -28,8 +29,10 @@ var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, s
 func (a *app) newRunCommand() *cobra.Command {
 	var (
 		rootFlag, policyFlag, historyFlag, resumeFlag, resumeArgsFlag string
-		force, quiet                                                  bool
+		shimPolicyFlag                                                string
+		force, quiet, noShim                                          bool
 		retries                                                       int
+		memFraction                                                   float64
 		backoff, grace                                                time.Duration
 	)
 	cmd := &cobra.Command{
@@ -56,7 +59,13 @@ of it until it is done:
     (no kernels for the GPU, a wrong override, an ordinary exception) end the
     run with what to do instead;
   - every run and attempt goes into the history (rocm-patch history,
-    rocm-patch report).
+    rocm-patch report);
+  - the in-process Python shim goes first on PYTHONPATH (its sitecustomize
+    runs yours too): when torch initialises the GPU it caps each process at
+    --memory-fraction of the GPU's memory, and a tensor that cannot be
+    allocated on the GPU is made on the CPU (--shim-policy fallback), after
+    one retry (retry), or the error is left to the job (raise). What it did
+    is in the history. --no-shim leaves it out.
 
 The child sees ROCM_PATCH_ATTEMPT (1, 2, ...), ROCM_PATCH_DEVICE (gpu or cpu)
 and ROCM_PATCH_RUN_DIR, and PYTHONUNBUFFERED=1 unless you set it.
@@ -78,6 +87,7 @@ flags. See docs/run.md.`,
   rocm-patch run --policy cpu -- python train.py
   rocm-patch run --resume ultralytics -- yolo train model=yolov8n.pt data=coco8.yaml
   rocm-patch run --resume-args "--resume" --retries 3 -- python train.py
+  rocm-patch run --memory-fraction 0.6 --shim-policy retry -- python train.py
   rocm-patch run --root examples/systems/rx6700xt -q -- sh -c 'echo $ROCM_PATCH_DEVICE'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -116,9 +126,13 @@ flags. See docs/run.md.`,
 			case backoff < 0 || grace < 0:
 				return usageError("--backoff and --grace must not be negative")
 			}
+			shimOpts, err := parseShimFlags(noShim, shimPolicyFlag, memFraction)
+			if err != nil {
+				return err
+			}
 			return a.runCommand(cmd, args, runOptions{
 				root: rootFlag, policy: policy, historyPath: historyFlag, recipe: recipe, resumeArgs: resumeArgs,
-				quiet: quiet, retries: retries, backoff: backoff, grace: grace,
+				quiet: quiet, retries: retries, backoff: backoff, grace: grace, shim: shimOpts,
 			})
 		},
 	}
@@ -134,7 +148,57 @@ flags. See docs/run.md.`,
 	f.StringVar(&resumeArgsFlag, "resume-args", "", "`WORDS` appended to the command on retries, split as a shell would (no expansion)")
 	f.StringVar(&historyFlag, "history", "", historyFlagHelp)
 	f.BoolVarP(&quiet, "quiet", "q", false, "print no decision or retry lines (warnings and what to do after a failure still print)")
+	f.BoolVar(&noShim, "no-shim", false, "leave the in-process Python shim out")
+	f.Float64Var(&memFraction, "memory-fraction", shim.DefaultMemoryFraction, "the share `F` (0 < F <= 1) of each GPU's memory one process may take (the shim)")
+	f.StringVar(&shimPolicyFlag, "shim-policy", string(shim.PolicyFallback), "a GPU allocation that fails: fallback (made on the CPU), retry (free the cache, try once more, then fall back) or raise")
 	return cmd
+}
+
+// parseShimFlags reads --no-shim, --shim-policy and --memory-fraction; nil
+// means no shim.
+func parseShimFlags(noShim bool, policy string, fraction float64) (*shim.Options, error) {
+	p, err := shim.ParsePolicy(policy)
+	if err != nil {
+		return nil, usageError("--shim-policy: %v", err)
+	}
+	// NaN fails both comparisons, so it is refused too.
+	if !(fraction > 0 && fraction <= 1) {
+		return nil, usageError("--memory-fraction %v: want 0 < F <= 1", fraction)
+	}
+	if noShim {
+		return nil, nil
+	}
+	return &shim.Options{Policy: p, MemoryFraction: fraction}, nil
+}
+
+// installShim installs the shim in the user's cache folder, in the
+// background: its fast path (the folder is there and complete) reads a few
+// small files, which overlaps reading the machine. The returned function
+// waits for it (and may be called again); its result is nil when the shim
+// is off.
+func (a *app) installShim(opts *shim.Options) func() (*runner.Shim, error) {
+	if opts == nil {
+		return func() (*runner.Shim, error) { return nil, nil }
+	}
+	ch := make(chan struct{})
+	var (
+		dir shim.Dir
+		err error
+	)
+	go func() {
+		defer close(ch)
+		var root string
+		if root, err = shim.DefaultCacheRoot(a.getenv); err == nil {
+			dir, err = shim.Install(root)
+		}
+	}()
+	return func() (*runner.Shim, error) {
+		<-ch
+		if err != nil {
+			return nil, err
+		}
+		return &runner.Shim{Dir: dir, Options: *opts}, nil
+	}
 }
 
 // runOptions are run's parsed flags.
@@ -146,9 +210,15 @@ type runOptions struct {
 	quiet             bool
 	retries           int
 	backoff, grace    time.Duration
+	// shim is nil under --no-shim.
+	shim *shim.Options
 }
 
 func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error {
+	shimReady := a.installShim(ro.shim)
+	// Every return waits for the install, so that nothing writes to the
+	// cache after the command has ended.
+	defer shimReady()
 	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy)
 	if err != nil {
 		return err
@@ -188,6 +258,9 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 	o.Signals = sigs
+	if o.Shim, err = shimReady(); err != nil {
+		fmt.Fprintf(a.stderr, "rocm-patch: the Python shim is off for this run: %v\n", err)
+	}
 
 	res, err := runner.Run(ctx, o)
 	if err != nil {
