@@ -65,42 +65,6 @@ var lowerTable = func() (t [256]byte) {
 	return t
 }()
 
-// logFreq is a rough per-mille frequency of bytes in training and kernel
-// logs, used to place windows on rare bytes.
-func logFreq(c byte) int {
-	switch {
-	case c == ' ':
-		return 160
-	case c >= '0' && c <= '9':
-		return 45
-	}
-	switch c | 0x20 {
-	case 'e':
-		return 90
-	case 't', 'a', 'o':
-		return 70
-	case 'i', 'n', 's', 'r':
-		return 60
-	case 'h', 'l', 'd', 'c', 'u':
-		return 35
-	case 'm', 'f', 'p', 'g':
-		return 25
-	case 'w', 'y', 'b':
-		return 15
-	case 'v', 'k':
-		return 8
-	case 'x', 'j', 'q', 'z':
-		return 3
-	}
-	switch c {
-	case '.', ',', ':', '/', '-', '=', '|', '%', '[', ']':
-		return 30
-	case '(', ')', '\'', '"', '_':
-		return 12
-	}
-	return 5
-}
-
 func newPrefilter(lits []kb.Literal) *prefilter {
 	p := &prefilter{}
 	type keyed struct {
@@ -168,9 +132,9 @@ func triHash(a, b, c byte) uint32 {
 func bestTrigram(l string, fold bool) int {
 	f := func(c byte) int {
 		if !fold && c >= 'A' && c <= 'Z' {
-			return logFreq(c)/6 + 1
+			return kb.ByteFreq(c)/6 + 1
 		}
-		return logFreq(c)
+		return kb.ByteFreq(c)
 	}
 	best, bestCost := 0, -1
 	for w := 0; w+3 <= len(l); w++ {

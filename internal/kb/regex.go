@@ -275,10 +275,11 @@ func singleFoldedChar(ranges []rune) (rune, bool, bool) {
 	return 0, false, false
 }
 
-// byteFreq is a rough frequency, per mille, of bytes in training logs and
+// ByteFreq is a rough frequency, per mille, of bytes in training logs and
 // kernel logs: what a prefilter window should avoid. Spaces, vowels and
 // digits are everywhere; underscores, brackets and rare letters are not.
-func byteFreq(c byte) int {
+// Matchers use the same table to order their scans.
+func ByteFreq(c byte) int {
 	switch {
 	case c == ' ':
 		return 160
@@ -331,7 +332,7 @@ func bestWindow(s string) string {
 	for i := 0; i+w <= len(s); i++ {
 		cost := 0
 		for j := i; j < i+w; j++ {
-			cost += byteFreq(s[j])
+			cost += ByteFreq(s[j])
 		}
 		// A window may not start or end in a space: split messages lose
 		// or gain whitespace at the break.
