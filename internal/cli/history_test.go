@@ -48,7 +48,7 @@ func TestHistoryNewestFirst(t *testing.T) {
 		t.Errorf("run fields: %+v", newest)
 	}
 	a := newest.Attempts[0]
-	if a.N != 1 || a.Device != "gpu" || a.ExitCode != 4 || a.Signal != "" || a.Class != "" || len(a.Layers) != 1 || a.Settings["HSA_OVERRIDE_GFX_VERSION"] != "10.3.0" {
+	if a.N != 1 || a.Device != "gpu" || a.ExitCode != 4 || a.Signal != "" || a.Class != "" || strings.Join(a.Layers, ",") != "env,shim" || a.Settings["HSA_OVERRIDE_GFX_VERSION"] != "10.3.0" {
 		t.Errorf("attempt %+v", a)
 	}
 	// The raw document carries every field the contract names, nulls
@@ -66,7 +66,7 @@ func TestHistoryNewestFirst(t *testing.T) {
 		}
 	}
 	att := generic.Runs[0]["attempts"].([]any)[0].(map[string]any)
-	for _, key := range []string{"n", "device", "exit_code", "signal", "class", "issue_id", "duration_s", "layers", "settings", "started", "log_path"} {
+	for _, key := range []string{"n", "device", "exit_code", "signal", "class", "issue_id", "duration_s", "layers", "settings", "started", "log_path", "shim"} {
 		if _, ok := att[key]; !ok {
 			t.Errorf("attempt lacks %q", key)
 		}

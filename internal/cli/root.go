@@ -115,7 +115,7 @@ Start with:
 		a.newDiagnoseCommand(),
 		a.newIssuesCommand(),
 		a.newFleetCommand(),
-		a.newRunCommand(), a.newHistoryCommand(), a.newReportCommand(),
+		a.newRunCommand(), a.newHistoryCommand(), a.newReportCommand(), a.newProbeCommand(),
 		a.newKernelCommand(), a.newSDKCommand(),
 	)
 	return root
