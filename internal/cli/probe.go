@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -191,7 +192,7 @@ func (a *app) probeProgress(p probe.Progress) {
 	case at.Skipped != "":
 		what = "skipped: " + at.Skipped
 	case at.Result == history.ResultOK && at.Output != nil:
-		what = fmt.Sprintf("ok, %.3g ms a step, %.4g steps/s", at.Output.MedianStepMS, at.Output.Throughput)
+		what = fmt.Sprintf("ok, %s ms a step, %.1f steps/s", stepMS(at.Output.MedianStepMS), at.Output.Throughput)
 	default:
 		what = string(at.Result)
 		if at.Summary != "" {
@@ -203,6 +204,17 @@ func (a *app) probeProgress(p probe.Progress) {
 		log = " (log: " + runner.Tilde(at.LogPath, a.getenv("HOME")) + ")"
 	}
 	fmt.Fprintf(a.stderr, "rocm-patch: probe: %s, attempt %d of %d: %s%s\n", p.Config, p.Iteration, p.Of, what, log)
+}
+
+// stepMS shows a step time with the digits that matter.
+func stepMS(v float64) string {
+	switch {
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
 }
 
 // noTorchMessage tells the user plainly that the interpreter lacks torch,

@@ -43,8 +43,8 @@ type Attempt struct {
 	// Shim is what the in-process shim reported, null without the shim.
 	Shim json.RawMessage `json:"shim"`
 	// Skipped is set when the workload found no GPU to run on; the
-	// attempt then counts in no rate.
-	Skipped string `json:"skipped,omitempty"`
+	// attempt then counts in no rate. "" otherwise.
+	Skipped string `json:"skipped"`
 }
 
 // Counts reports whether the attempt counts in the crash rate: it ran to
@@ -86,8 +86,9 @@ type Row struct {
 	// AMP is the mixed precision the workload used ("float16",
 	// "bfloat16", "off (why)"), from its last report.
 	AMP string `json:"amp"`
-	// Stopped says why the configuration ran fewer attempts than asked.
-	Stopped string    `json:"stopped,omitempty"`
+	// Stopped says why the configuration ran fewer attempts than asked,
+	// "" when it did not.
+	Stopped string    `json:"stopped"`
 	Runs    []Attempt `json:"runs"`
 }
 
