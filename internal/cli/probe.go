@@ -107,7 +107,7 @@ func (a *app) probeCommand(cmd *cobra.Command, po probeOptions) error {
 	}
 	shimReady := a.installShim(shimOpts)
 	defer shimReady()
-	rep, sys, k, err := a.detectAndAssess(cmd, po.root, assess.PolicyMitigate)
+	rep, sys, k, err := a.detectAndAssess(cmd, po.root, assess.PolicyMitigate, "")
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rocm-patch/rocm-patch/internal/history"
 	"github.com/rocm-patch/rocm-patch/internal/kb"
 	"github.com/rocm-patch/rocm-patch/internal/runner"
+	"github.com/rocm-patch/rocm-patch/internal/sdk"
 	"github.com/rocm-patch/rocm-patch/internal/shim"
 	"github.com/rocm-patch/rocm-patch/internal/supervise"
 	"github.com/rocm-patch/rocm-patch/internal/system"
@@ -28,12 +29,12 @@ var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, s
 
 func (a *app) newRunCommand() *cobra.Command {
 	var (
-		rootFlag, policyFlag, historyFlag, resumeFlag, resumeArgsFlag string
-		shimPolicyFlag                                                string
-		force, quiet, noShim                                          bool
-		retries                                                       int
-		memFraction                                                   float64
-		backoff, grace                                                time.Duration
+		rootFlag, policyFlag, historyFlag, resumeFlag, resumeArgsFlag, sdkFlag string
+		shimPolicyFlag                                                         string
+		force, quiet, noShim                                                   bool
+		retries                                                                int
+		memFraction                                                            float64
+		backoff, grace                                                         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
@@ -132,7 +133,7 @@ flags. See docs/run.md.`,
 			}
 			return a.runCommand(cmd, args, runOptions{
 				root: rootFlag, policy: policy, historyPath: historyFlag, recipe: recipe, resumeArgs: resumeArgs,
-				quiet: quiet, retries: retries, backoff: backoff, grace: grace, shim: shimOpts,
+				quiet: quiet, retries: retries, backoff: backoff, grace: grace, shim: shimOpts, sdk: sdkFlag,
 			})
 		},
 	}
@@ -147,6 +148,7 @@ flags. See docs/run.md.`,
 	f.StringVar(&resumeFlag, "resume", "", "continue the job on a retry: ultralytics or lightning")
 	f.StringVar(&resumeArgsFlag, "resume-args", "", "`WORDS` appended to the command on retries, split as a shell would (no expansion)")
 	f.StringVar(&historyFlag, "history", "", historyFlagHelp)
+	f.StringVar(&sdkFlag, "sdk", "", "activate the ROCm tree at `PATH` (e.g. /opt/rocm_sdk_612) for the child: ROCM_PATH, ROCM_HOME, HIP_PATH, PATH, LD_LIBRARY_PATH (see rocm-patch sdk env)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print no decision or retry lines (warnings and what to do after a failure still print)")
 	f.BoolVar(&noShim, "no-shim", false, "leave the in-process Python shim out")
 	f.Float64Var(&memFraction, "memory-fraction", shim.DefaultMemoryFraction, "the share `F` (0 < F <= 1) of each GPU's memory one process may take (the shim)")
@@ -212,6 +214,8 @@ type runOptions struct {
 	backoff, grace    time.Duration
 	// shim is nil under --no-shim.
 	shim *shim.Options
+	// sdk is --sdk: a ROCm tree to activate for the child, or "".
+	sdk string
 }
 
 func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error {
@@ -219,9 +223,15 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	// Every return waits for the install, so that nothing writes to the
 	// cache after the command has ended.
 	defer shimReady()
-	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy)
+	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy, ro.sdk)
 	if err != nil {
 		return err
+	}
+	environ := a.environ
+	if ro.sdk != "" {
+		if environ, err = sdk.Activate(a.environ, ro.sdk); err != nil {
+			return usageError("--sdk %s: %v", ro.sdk, err)
+		}
 	}
 	// The run must outlive the first ^C: the child gets the signal and
 	// its grace, and history still records how it ended. So the command's
@@ -229,7 +239,7 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	// the signals arrive on their own channel instead.
 	ctx := context.WithoutCancel(cmd.Context())
 	o := runner.Options{
-		Argv: argv, Environ: a.environ,
+		Argv: argv, Environ: environ,
 		Report: rep, System: sys, KB: k,
 		Retries: ro.retries, Backoff: ro.backoff, Grace: ro.grace,
 		Recipe: ro.recipe, ResumeArgs: ro.resumeArgs,
@@ -274,7 +284,8 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 
 // detectAndAssess reads the machine under root and makes doctor's report
 // for policy; run needs the System too, for history and the matcher.
-func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess.Policy) (*assess.Report, *system.System, *kb.KB, error) {
+// A non-empty sdkPath must be a ROCm tree of that machine.
+func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess.Policy, sdkPath string) (*assess.Report, *system.System, *kb.KB, error) {
 	root, cleanup, err := openRoot(rootFlag)
 	if err != nil {
 		return nil, nil, nil, err
@@ -283,6 +294,11 @@ func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess
 	sys, err := system.Detect(cmd.Context(), root, a.detectOptions())
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if sdkPath != "" {
+		if _, err := sdk.Find(sys, root, sdkPath); err != nil {
+			return nil, nil, nil, usageError("--sdk %s: %v ('rocm-patch sdk list' shows the trees found)", sdkPath, err)
+		}
 	}
 	k, err := kb.Load()
 	if err != nil {
