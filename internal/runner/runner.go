@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -273,6 +274,12 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 		}
 	}
 	session := r.matcher.NewSession(fmt.Sprintf("attempt-%d", rung.N))
+	// The matcher scans in chunks; handing it one short line at a time
+	// would pay its per-chunk cost for every progress-bar redraw (a child
+	// printing 100-byte lines ran 20 times slower). The buffer is only
+	// touched from the OnLine goroutine, and flushed before the verdict.
+	toMatcher := bufio.NewWriterSize(session, 1<<20)
+	pieces := map[supervise.Stream]int{} // pieces seen of the line in progress
 	var meter report.Meter
 	finished := false
 	spec := supervise.Spec{
@@ -283,13 +290,22 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 			// The matcher reads text, one line per line; a gap means the
 			// line before may be cut short, so it is ended here.
 			if l.Gap {
-				session.Write([]byte{'\n'})
+				toMatcher.WriteByte('\n')
+				pieces[l.Stream] = 0
 			}
-			session.Write(l.Text)
+			// Of a line longer than one piece the matcher gets the first
+			// and the last piece: failure messages are short, and scanning
+			// the middle of a 10 MB line took CPU from the child and its
+			// reader for nothing.
+			if pieces[l.Stream] == 0 || !l.Partial {
+				toMatcher.Write(l.Text)
+			}
 			if l.Partial {
+				pieces[l.Stream]++
 				return
 			}
-			session.Write([]byte{'\n'})
+			pieces[l.Stream] = 0
+			toMatcher.WriteByte('\n')
 			meter.Observe(l.Text)
 			if r.o.Recipe == RecipeUltralytics && resumeMarker(l.Text) {
 				finished = true
@@ -317,6 +333,7 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 		// miss a line, the log and the user's stream do not.
 		r.log.Debug("matcher skipped output", "attempt", rung.N, "bytes", res.DroppedBytes)
 	}
+	toMatcher.Flush()
 	diag := session.Result()
 	a.Verdict = Judge(Ending{
 		ExitCode: res.ExitCode, Signal: res.Signal, Interrupted: res.Interrupted,
