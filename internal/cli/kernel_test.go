@@ -3,11 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 
 	"github.com/creack/pty"
 
@@ -24,37 +25,6 @@ func kernelTree(t *testing.T, name string) string {
 	dst := t.TempDir()
 	copyTree(t, filepath.Join(repoRoot(t), "examples", "systems", name), dst)
 	return dst
-}
-
-// snapshotFiles maps every file and link under dir to its content, to show
-// that a refusal wrote nothing.
-func snapshotFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out[rel] = "-> " + l
-		case d.IsDir():
-			out[rel+"/"] = ""
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = string(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func sameFiles(t *testing.T, before, after map[string]string) {
@@ -226,7 +196,7 @@ func TestKernelRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := kernelTree(t, "rx5700xt")
-			before := snapshotFiles(t, dir)
+			before := testutil.ReadTree(t, dir)
 			args := append([]string{"kernel", "apply", "--root", dir}, tt.args...)
 			if tt.name != "no terminal, no --yes" {
 				args = append(args, "--yes")
@@ -235,19 +205,19 @@ func TestKernelRefusals(t *testing.T) {
 			if code != ExitUsage || !strings.Contains(stderr, tt.msg) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q\n%s", code, stderr, tt.msg, out)
 			}
-			sameFiles(t, before, snapshotFiles(t, dir))
+			sameFiles(t, before, testutil.ReadTree(t, dir))
 		})
 	}
 }
 
 func TestKernelNothingToDo(t *testing.T) {
 	dir := kernelTree(t, "rx6700xt")
-	before := snapshotFiles(t, dir)
+	before := testutil.ReadTree(t, dir)
 	out, _, code := run(t, kernelEnv, "kernel", "apply", "--root", dir)
 	if code != 0 || !strings.Contains(out, "Nothing to do") {
 		t.Errorf("exit %d\n%s", code, out)
 	}
-	sameFiles(t, before, snapshotFiles(t, dir))
+	sameFiles(t, before, testutil.ReadTree(t, dir))
 	// An explicit no-op is written: the user insisted, and is told.
 	out, _, code = run(t, kernelEnv, "kernel", "apply", "--profile", "none", "--set", "amdgpu.vm_fragment_size=9", "--yes", "--root", dir)
 	if code != 0 || !strings.Contains(out, "amdgpu.vm_fragment_size=9: changes nothing here, written") {

@@ -65,38 +65,6 @@ func copyTree(t testing.TB, name string) string {
 	return dst
 }
 
-// treeFiles lists every file and link of a tree with its content, to
-// check that a refusal wrote nothing.
-func treeFiles(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out[rel] = "-> " + l
-		case d.IsDir():
-			out[rel+"/"] = ""
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi, _ := d.Info()
-			out[rel] = fi.Mode().String() + " " + string(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func sameTree(t *testing.T, before, after map[string]string) {
 	t.Helper()
 	for k, v := range after {
@@ -339,11 +307,11 @@ func TestRollbackRefusesBadBackup(t *testing.T) {
 	if err := os.WriteFile(backup, []byte("tampered\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := treeFiles(t, dir)
+	before := testutil.ReadTree(t, dir)
 	if _, err := Rollback(root, now); !errors.Is(err, ErrBackupMismatch) {
 		t.Fatalf("err = %v", err)
 	}
-	sameTree(t, before, treeFiles(t, dir))
+	sameTree(t, before, testutil.ReadTree(t, dir))
 	if err := os.Remove(backup); err != nil {
 		t.Fatal(err)
 	}
@@ -384,12 +352,12 @@ func TestApplyRefusals(t *testing.T) {
 			dir := copyTree(t, "rx5700xt")
 			root, _, p := plan(t, dir, "thermal-2025")
 			tt.setup(t, dir, p)
-			before := treeFiles(t, dir)
+			before := testutil.ReadTree(t, dir)
 			if _, err := Apply(root, p, now); !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
 			// The folders may have been created; no file may be.
-			after := treeFiles(t, dir)
+			after := testutil.ReadTree(t, dir)
 			for k := range after {
 				if strings.HasSuffix(k, "/") {
 					delete(after, k)

@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,4 +33,43 @@ func WriteTree(t testing.TB, files map[string]string) string {
 		}
 	}
 	return dir
+}
+
+// ReadTree maps every file, folder and link under dir to what it holds
+// (a file's mode and content, a link's target), so a test can show that a
+// refused operation changed nothing.
+func ReadTree(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "-> " + l
+		case d.IsDir():
+			out[rel+"/"] = ""
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			out[rel] = fi.Mode().String() + " " + string(data)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
