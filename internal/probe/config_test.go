@@ -5,12 +5,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 
 	"github.com/rocm-patch/rocm-patch/internal/assess"
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
-	"github.com/rocm-patch/rocm-patch/internal/kb"
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
 
@@ -47,21 +47,6 @@ func TestParseConfigs(t *testing.T) {
 	}
 }
 
-var (
-	kbOnce sync.Once
-	theKB  *kb.KB
-	kbErr  error
-)
-
-func loadKB(t *testing.T) *kb.KB {
-	t.Helper()
-	kbOnce.Do(func() { theKB, kbErr = kb.Load() })
-	if kbErr != nil {
-		t.Fatal(kbErr)
-	}
-	return theKB
-}
-
 // machine reads an example machine and assesses it.
 func machine(t *testing.T, name string) (*assess.Report, *system.System) {
 	t.Helper()
@@ -73,7 +58,7 @@ func machine(t *testing.T, name string) (*assess.Report, *system.System) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := assess.Doctor(sys, loadKB(t), assess.PolicyMitigate)
+	rep, err := assess.Doctor(sys, testutil.KB(t), assess.PolicyMitigate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +74,7 @@ func envNames(p assess.Plan) string {
 }
 
 func TestPlanFor(t *testing.T) {
-	k := loadKB(t)
+	k := testutil.KB(t)
 	rx, _ := machine(t, "rx6700xt")
 	none, _ := machine(t, "no-gpu")
 	hide := `ROCR_VISIBLE_DEVICES= HIP_VISIBLE_DEVICES= CUDA_VISIBLE_DEVICES=`
@@ -141,11 +126,11 @@ func TestPlanForUnusableGPU(t *testing.T) {
 		Plan:  assess.Plan{Policy: assess.PolicyMitigate, Device: assess.DeviceCPU},
 		Plans: []assess.Plan{{Policy: assess.PolicyMitigate, Device: assess.DeviceCPU}},
 	}
-	s := PlanFor(ConfigEnv, rep, loadKB(t))
+	s := PlanFor(ConfigEnv, rep, testutil.KB(t))
 	if want := "no AMD GPU usable (GPU 0: no kernels for gfx1010 in this PyTorch)"; s.Skip != want {
 		t.Errorf("skip %q, want %q", s.Skip, want)
 	}
-	if s := PlanFor(ConfigCPU, rep, loadKB(t)); s.Skip != "" || s.Plan.Device != assess.DeviceCPU {
+	if s := PlanFor(ConfigCPU, rep, testutil.KB(t)); s.Skip != "" || s.Plan.Device != assess.DeviceCPU {
 		t.Errorf("cpu: %+v", s)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/history"
 )
 
@@ -49,7 +51,7 @@ func TestRunCPUEndToEnd(t *testing.T) {
 	res, err := Run(context.Background(), Options{
 		Python: systemPython, Workload: wl, Size: tiny, Quick: true, Iterations: 1, Configs: Configs,
 		Environ: []string{"PATH=/usr/bin:/bin", "HOME=" + tmp},
-		Report:  rep, System: sys, KB: loadKB(t),
+		Report:  rep, System: sys, KB: testutil.KB(t),
 		History: db, HistoryPath: dbPath, RunsDir: filepath.Join(tmp, "state", "runs"),
 		Progress: func(p Progress) {
 			progress = append(progress, string(p.Config)+map[bool]string{true: " done", false: " start"}[p.Attempt != nil])
@@ -182,7 +184,7 @@ func TestInstallWorkload(t *testing.T) {
 
 func TestRunRefusesBadOptions(t *testing.T) {
 	rep, _ := machine(t, "no-gpu")
-	good := Options{Python: "/p", Workload: "/w", Iterations: 1, Configs: []Config{ConfigCPU}, Report: rep, KB: loadKB(t)}
+	good := Options{Python: "/p", Workload: "/w", Iterations: 1, Configs: []Config{ConfigCPU}, Report: rep, KB: testutil.KB(t)}
 	for name, o := range map[string]Options{
 		"no python":     func() Options { o := good; o.Python = ""; return o }(),
 		"no report":     func() Options { o := good; o.Report = nil; return o }(),

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 )
 
 // TestDocsMatchLadder keeps docs/run.md in step with the ladder and the
@@ -15,7 +17,7 @@ func TestDocsMatchLadder(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(data)
-	l := loadKB(t).Ladder()
+	l := testutil.KB(t).Ladder()
 	for _, s := range l.Steps {
 		if !strings.Contains(doc, "step `"+s.ID+"`") {
 			t.Errorf("docs/run.md does not describe ladder step %s", s.ID)

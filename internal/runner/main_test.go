@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/assess"
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
 	"github.com/rocm-patch/rocm-patch/internal/history"
-	"github.com/rocm-patch/rocm-patch/internal/kb"
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
 
@@ -43,21 +44,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	kbOnce sync.Once
-	theKB  *kb.KB
-	kbErr  error
-)
-
-func loadKB(t *testing.T) *kb.KB {
-	t.Helper()
-	kbOnce.Do(func() { theKB, kbErr = kb.Load() })
-	if kbErr != nil {
-		t.Fatal(kbErr)
-	}
-	return theKB
-}
-
 // machine reads an example machine and assesses it under policy.
 func machine(t *testing.T, name string, policy assess.Policy) (*assess.Report, *system.System) {
 	t.Helper()
@@ -69,7 +55,7 @@ func machine(t *testing.T, name string, policy assess.Policy) (*assess.Report, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := assess.Doctor(sys, loadKB(t), policy)
+	rep, err := assess.Doctor(sys, testutil.KB(t), policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +110,7 @@ func newFixture(t *testing.T, example string, policy assess.Policy, argv ...stri
 	f.opts = Options{
 		Argv: argv, Dir: tmp,
 		Environ: []string{"PATH=/usr/bin:/bin", "HOME=" + tmp, "LANG=C"},
-		Report:  rep, System: sys, KB: loadKB(t),
+		Report:  rep, System: sys, KB: testutil.KB(t),
 		Retries: DefaultRetries, Backoff: 10 * time.Millisecond, Grace: 2 * time.Second,
 		Stdout: f.out, Stderr: f.out, Messages: f.msg,
 		History: db, HistoryPath: f.dbPath, RunsDir: filepath.Join(tmp, "state", "runs"),

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/assess"
 )
 
@@ -39,7 +41,7 @@ func TestDecisionLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.machine+"/"+string(tt.policy), func(t *testing.T) {
 			rep, _ := machine(t, tt.machine, tt.policy)
-			got := DecisionLine(rep, tt.retries, CPUFallback(rep.Plan, loadKB(t).Ladder()), tt.history)
+			got := DecisionLine(rep, tt.retries, CPUFallback(rep.Plan, testutil.KB(t).Ladder()), tt.history)
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("got\n %s\nwant it to contain\n %s", got, tt.want)
 			}

@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/assess"
 	"github.com/rocm-patch/rocm-patch/internal/kb"
 )
 
 func TestSchedule(t *testing.T) {
-	k := loadKB(t)
+	k := testutil.KB(t)
 	l := k.Ladder()
 	mitigate, _ := machine(t, "rx6700xt", assess.PolicyMitigate)
 	force, _ := machine(t, "rx6700xt", assess.PolicyForceGPU)
@@ -57,7 +59,7 @@ func TestSchedule(t *testing.T) {
 }
 
 func TestBuildEnvironment(t *testing.T) {
-	k := loadKB(t)
+	k := testutil.KB(t)
 	rep, _ := machine(t, "rx6700xt", assess.PolicyMitigate)
 	wrong, _ := machine(t, "rx5700xt", assess.PolicyMitigate)
 	l := k.Ladder()
@@ -116,7 +118,7 @@ func TestBuildEnvironment(t *testing.T) {
 
 // TestStepSelector: a step narrowed to other GPUs is skipped, and says so.
 func TestStepSelector(t *testing.T) {
-	k := loadKB(t)
+	k := testutil.KB(t)
 	rep, _ := machine(t, "rx6700xt", assess.PolicyMitigate)
 	step := &kb.LadderStep{ID: "cdna-only", Device: kb.LadderGPU, Only: &kb.Selector{Families: []string{"CDNA3"}},
 		Settings: []kb.SettingValue{{Setting: "PYTORCH_HIP_ALLOC_CONF", Value: "expandable_segments:True"}}}
@@ -159,7 +161,7 @@ func TestCPULayerWithoutGPUs(t *testing.T) {
 		{"no layer", assess.Plan{Device: assess.DeviceCPU}, nil},
 	}
 	for _, tt := range tests {
-		env := BuildEnvironment([]string{"PATH=/bin"}, tt.plan, Rung{N: 1, Device: "cpu"}, nil, loadKB(t))
+		env := BuildEnvironment([]string{"PATH=/bin"}, tt.plan, Rung{N: 1, Device: "cpu"}, nil, testutil.KB(t))
 		if !reflect.DeepEqual(env.Layers, tt.want) {
 			t.Errorf("%s: layers %v, want %v", tt.name, env.Layers, tt.want)
 		}

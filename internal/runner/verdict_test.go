@@ -4,12 +4,14 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
+
 	"github.com/rocm-patch/rocm-patch/internal/diagnose"
 	"github.com/rocm-patch/rocm-patch/internal/kb"
 )
 
 func TestJudge(t *testing.T) {
-	m, err := diagnose.New(loadKB(t), diagnose.Options{})
+	m, err := diagnose.New(testutil.KB(t), diagnose.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
