@@ -68,6 +68,10 @@ type Options struct {
 	// Grace and Drain are passed to supervise (zero: its defaults).
 	Grace time.Duration
 	Drain time.Duration
+	// LogLimit is how many bytes of each attempt's output its log keeps
+	// (the first quarter and the rest from the end); 0 means
+	// DefaultLogLimit, a negative value keeps everything.
+	LogLimit int64
 	// Recipe and ResumeArgs make retries continue the job (see docs/run.md).
 	Recipe     Recipe
 	ResumeArgs []string
@@ -262,10 +266,14 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 	a.N, a.Device, a.Layers, a.Settings = rung.N, rung.Device, envr.Layers, envr.Settings
 	r.applyShim(env, &a)
 	r.resetShimReport()
-	var logFile *os.File
+	var logFile *attemptLog
 	if r.res.RunDir != "" {
 		a.LogPath = filepath.Join(r.res.RunDir, fmt.Sprintf("attempt-%d.log", rung.N))
-		f, err := os.OpenFile(a.LogPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		limit := r.o.LogLimit
+		if limit == 0 {
+			limit = DefaultLogLimit
+		}
+		f, err := openAttemptLog(a.LogPath, limit)
 		if err != nil {
 			r.warn("cannot keep the output of attempt %d: %v", rung.N, err)
 			a.LogPath = ""
