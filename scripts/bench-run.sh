@@ -20,6 +20,8 @@ rounds=${2:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# Built as `make build` does: static (CGO_ENABLED=0).
+export CGO_ENABLED=0
 go build -o "$work/benchmain" ./internal/supervise/internal/benchmain
 go build -o "$work/rocm-patch" ./cmd/rocm-patch
 # rocm-patch run writes its history and attempt logs under XDG_STATE_HOME.
