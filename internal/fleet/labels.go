@@ -3,13 +3,13 @@ package fleet
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/rocm-patch/rocm-patch/internal/assess"
 	"github.com/rocm-patch/rocm-patch/internal/history"
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // LabelPrefix is the namespace of every label rocm-patch publishes. It is
@@ -60,8 +60,8 @@ var ErrInvalidLabel = errors.New("not a valid Kubernetes label")
 // subdomain: lower-case alphanumeric labels of at most 63 characters joined
 // by dots, with '-' inside, 253 characters in all.
 var (
-	labelSegment = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	labelSegment = lazyre.New(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	dnsLabel     = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
 const (
@@ -80,12 +80,12 @@ func ValidateLabelName(key string) error {
 			return fmt.Errorf("label name %q: prefix must be a DNS subdomain of 1 to %d characters: %w", key, maxDNSSubdomain, ErrInvalidLabel)
 		}
 		for _, part := range strings.Split(prefix, ".") {
-			if len(part) > maxLabelSegment || !dnsLabel.MatchString(part) {
+			if len(part) > maxLabelSegment || !dnsLabel().MatchString(part) {
 				return fmt.Errorf("label name %q: prefix %q is not a lower-case DNS subdomain: %w", key, prefix, ErrInvalidLabel)
 			}
 		}
 	}
-	if len(name) > maxLabelSegment || !labelSegment.MatchString(name) {
+	if len(name) > maxLabelSegment || !labelSegment().MatchString(name) {
 		return fmt.Errorf("label name %q: the name must be 1 to %d characters of [A-Za-z0-9_.-], beginning and ending with a letter or digit: %w", key, maxLabelSegment, ErrInvalidLabel)
 	}
 	return nil
@@ -96,7 +96,7 @@ func ValidateLabelValue(v string) error {
 	if v == "" {
 		return nil
 	}
-	if len(v) > maxLabelSegment || !labelSegment.MatchString(v) {
+	if len(v) > maxLabelSegment || !labelSegment().MatchString(v) {
 		return fmt.Errorf("label value %q: must be at most %d characters of [A-Za-z0-9_.-], beginning and ending with a letter or digit: %w", v, maxLabelSegment, ErrInvalidLabel)
 	}
 	return nil

@@ -3,11 +3,11 @@ package kparams
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/rocm-patch/rocm-patch/internal/kb"
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // Module is the kernel module every parameter of this layer belongs to.
@@ -54,11 +54,11 @@ var ErrInvalid = errors.New("invalid amdgpu parameter")
 var ErrUnknown = errors.New("unknown amdgpu parameter")
 
 var (
-	namePattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+	namePattern = lazyre.New(`^[a-z0-9_]{1,64}$`)
 	// decimal is a canonical integer: the kernel reads parameters with
 	// kstrtoint/kstrtouint in base 0, where a leading 0 means octal.
-	decimal  = regexp.MustCompile(`^(0|-?[1-9][0-9]{0,18})$`)
-	hexValue = regexp.MustCompile(`^0x[0-9a-f]{1,16}$`)
+	decimal  = lazyre.New(`^(0|-?[1-9][0-9]{0,18})$`)
+	hexValue = lazyre.New(`^0x[0-9a-f]{1,16}$`)
 )
 
 // ParseAssignment reads one assignment as a user writes it on the command
@@ -87,10 +87,10 @@ func ParseAssignment(s string) (Param, error) {
 // line of the file must satisfy so that it cannot say anything else than
 // one assignment to one amdgpu parameter.
 func checkSyntax(p Param) error {
-	if !namePattern.MatchString(p.Name) {
+	if !namePattern().MatchString(p.Name) {
 		return fmt.Errorf("%w: name %q: want lower-case letters, digits and _ only", ErrInvalid, p.Name)
 	}
-	if !decimal.MatchString(p.Value) && !hexValue.MatchString(p.Value) {
+	if !decimal().MatchString(p.Value) && !hexValue().MatchString(p.Value) {
 		return fmt.Errorf("%w: %s: value %q is not an integer (decimal without leading zeros, or 0x hex)", ErrInvalid, p.Name, p.Value)
 	}
 	return nil
@@ -111,7 +111,7 @@ func Validate(k *kb.KB, p Param, allowUnknown bool) (*kb.Setting, error) {
 		if !allowUnknown {
 			return nil, fmt.Errorf("%w: %s is not in rocm-patch's settings catalogue (allow unknown parameters to write it anyway)", ErrUnknown, p.SettingID())
 		}
-		if decimal.MatchString(p.Value) {
+		if decimal().MatchString(p.Value) {
 			if _, err := strconv.ParseInt(p.Value, 10, 64); err != nil {
 				return nil, fmt.Errorf("%w: %s: value %q is out of range", ErrInvalid, p.Name, p.Value)
 			}

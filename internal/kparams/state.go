@@ -10,9 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // StateSchema names the format of the state file.
@@ -61,8 +62,8 @@ func (s *State) Last() *Applied {
 }
 
 var (
-	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	backupPattern = regexp.MustCompile(`^rocm-patch-amdgpu\.conf\.[0-9]{8}T[0-9]{6}\.[0-9]{9}Z(-[0-9]+)?$`)
+	sha256Pattern = lazyre.New(`^[0-9a-f]{64}$`)
+	backupPattern = lazyre.New(`^rocm-patch-amdgpu\.conf\.[0-9]{8}T[0-9]{6}\.[0-9]{9}Z(-[0-9]+)?$`)
 )
 
 // Digest is the lower-case hex SHA-256 of data, as the state file keeps it.
@@ -93,7 +94,7 @@ func ParseState(data []byte) (*State, error) {
 	}
 	for i, a := range s.Applies {
 		where := fmt.Sprintf("%s: applies[%d]", StatePath, i)
-		if !sha256Pattern.MatchString(a.SHA256) {
+		if !sha256Pattern().MatchString(a.SHA256) {
 			return nil, fmt.Errorf("%s: sha256 %q is not a hex SHA-256", where, a.SHA256)
 		}
 		for _, p := range a.Params {
@@ -116,10 +117,10 @@ func (p Previous) check() error {
 		return nil
 	}
 	dir, base := path.Split(p.Backup)
-	if strings.TrimSuffix(dir, "/") != BackupDir || !backupPattern.MatchString(base) {
+	if strings.TrimSuffix(dir, "/") != BackupDir || !backupPattern().MatchString(base) {
 		return fmt.Errorf("backup %q is not a file of %s", p.Backup, BackupDir)
 	}
-	if !sha256Pattern.MatchString(p.SHA256) {
+	if !sha256Pattern().MatchString(p.SHA256) {
 		return fmt.Errorf("sha256 %q is not a hex SHA-256", p.SHA256)
 	}
 	if p.Mode&^fs.ModePerm != 0 {

@@ -6,13 +6,19 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // The page is one file that works offline and from a mail attachment:
 // inline CSS, the chart as inline SVG, no script, no font, no image, no
 // link to anything. html/template escapes every string from the history
 // (commands, classes, layer names) in its context.
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// It is parsed on first use, not at start-up: only report --html needs it.
+var pageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(pageSource))
+})
+
+const pageSource = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8"/>
@@ -93,7 +99,7 @@ svg .whisker { stroke: #1d1d1f; stroke-width: 1.5; }
 </ul>
 </body>
 </html>
-`))
+`
 
 // Chart geometry, in SVG user units.
 const (
@@ -231,7 +237,7 @@ func WriteHTML(w io.Writer, r Report) error {
 		}
 	}
 	bw := bufio.NewWriter(w)
-	if err := pageTemplate.Execute(bw, v); err != nil {
+	if err := pageTemplate().Execute(bw, v); err != nil {
 		return fmt.Errorf("write report HTML: %w", err)
 	}
 	if err := bw.Flush(); err != nil {

@@ -3,10 +3,11 @@ package report
 import (
 	"bytes"
 	"math"
-	"regexp"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // ThroughputMarker starts the line a job prints to state its speed:
@@ -22,16 +23,16 @@ const ThroughputMarker = "rocm-patch: throughput="
 const maxUnitLen = 32
 
 var (
-	explicitNumber = regexp.MustCompile(`^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?`)
+	explicitNumber = lazyre.New(`^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?`)
 	// tqdm's default bar ends "[elapsed<remaining, rate{postfix}]" and its
 	// bar for an unknown total "[elapsed, rate{postfix}]"; elapsed is
 	// mm:ss or h:mm:ss, remaining the same or "?".
-	tqdmBracket = regexp.MustCompile(`\[[0-9]+:[0-9]{2}(?::[0-9]{2})?(?:<(?:[0-9]+:[0-9]{2}(?::[0-9]{2})?|\?))?,\s*([^,\]\s]+)\s*[,\]]`)
+	tqdmBracket = lazyre.New(`\[[0-9]+:[0-9]{2}(?::[0-9]{2})?(?:<(?:[0-9]+:[0-9]{2}(?::[0-9]{2})?|\?))?,\s*([^,\]\s]+)\s*[,\]]`)
 	// tqdm's rate_fmt: "{rate}{unit}/s", or "{1/rate}s/{unit}" when slower
 	// than one unit a second; with unit_scale the number carries an SI
 	// prefix ("1.50k", "245M").
-	tqdmForward = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([^\s/]+)/s$`)
-	tqdmInverse = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([kMGTPEZY]?)s/([^\s/]+)$`)
+	tqdmForward = lazyre.New(`^([0-9]+(?:\.[0-9]+)?)([^\s/]+)/s$`)
+	tqdmInverse = lazyre.New(`^([0-9]+(?:\.[0-9]+)?)([kMGTPEZY]?)s/([^\s/]+)$`)
 )
 
 // siPrefix is tqdm's format_sizeof scale (powers of 1000).
@@ -64,7 +65,7 @@ func parseThroughput(line []byte) (value float64, unit string, ok, explicit bool
 }
 
 func parseExplicit(rest []byte) (float64, string, bool) {
-	num := explicitNumber.Find(rest)
+	num := explicitNumber().Find(rest)
 	if num == nil {
 		return 0, "", false
 	}
@@ -93,7 +94,7 @@ func parseExplicit(rest []byte) (float64, string, bool) {
 func parseTQDM(line []byte) (float64, string, bool) {
 	segs := bytes.Split(line, []byte{'\r'})
 	for i := len(segs) - 1; i >= 0; i-- {
-		ms := tqdmBracket.FindAllSubmatch(segs[i], -1)
+		ms := tqdmBracket().FindAllSubmatch(segs[i], -1)
 		for j := len(ms) - 1; j >= 0; j-- {
 			if v, u, ok := parseTQDMRate(string(ms[j][1])); ok {
 				return v, u, true
@@ -104,7 +105,7 @@ func parseTQDM(line []byte) (float64, string, bool) {
 }
 
 func parseTQDMRate(tok string) (float64, string, bool) {
-	if m := tqdmForward.FindStringSubmatch(tok); m != nil {
+	if m := tqdmForward().FindStringSubmatch(tok); m != nil {
 		v, ok := parseRate(m[1])
 		if !ok {
 			return 0, "", false
@@ -118,7 +119,7 @@ func parseTQDMRate(tok string) (float64, string, bool) {
 		}
 		return finish(v, unit)
 	}
-	if m := tqdmInverse.FindStringSubmatch(tok); m != nil {
+	if m := tqdmInverse().FindStringSubmatch(tok); m != nil {
 		secs, ok := parseRate(m[1])
 		if !ok || secs == 0 {
 			return 0, "", false

@@ -19,15 +19,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
 
@@ -337,8 +336,8 @@ func (s *scrubber) fake(id uint64) uint64 {
 	return f
 }
 
-var uniqueIDLine = regexp.MustCompile(`(?m)^unique_id ([0-9]+)$`)
-var uuidToken = regexp.MustCompile(`(?i)GPU-([0-9a-f]{1,16})\b`)
+var uniqueIDLine = lazyre.New(`(?m)^unique_id ([0-9]+)$`)
+var uuidToken = lazyre.New(`(?i)GPU-([0-9a-f]{1,16})\b`)
 
 func (s *scrubber) file(p string, data []byte) []byte {
 	switch path.Base(p) {
@@ -351,7 +350,7 @@ func (s *scrubber) file(p string, data []byte) []byte {
 		}
 		return []byte(fmt.Sprintf("%016x\n", s.fake(v)))
 	case "properties":
-		return uniqueIDLine.ReplaceAllFunc(data, func(m []byte) []byte {
+		return uniqueIDLine().ReplaceAllFunc(data, func(m []byte) []byte {
 			v, err := strconv.ParseUint(string(m[len("unique_id "):]), 10, 64)
 			if err != nil {
 				return []byte("unique_id 0")
@@ -363,7 +362,7 @@ func (s *scrubber) file(p string, data []byte) []byte {
 }
 
 func (s *scrubber) env(v string) string {
-	return uuidToken.ReplaceAllStringFunc(v, func(m string) string {
+	return uuidToken().ReplaceAllStringFunc(v, func(m string) string {
 		id, err := strconv.ParseUint(m[4:], 16, 64)
 		if err != nil {
 			return m
