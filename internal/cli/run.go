@@ -30,7 +30,7 @@ var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, s
 func (a *app) newRunCommand() *cobra.Command {
 	var (
 		rootFlag, policyFlag, historyFlag, resumeFlag, resumeArgsFlag, sdkFlag string
-		shimPolicyFlag                                                         string
+		shimPolicyFlag, recipeFlag                                             string
 		force, quiet, noShim                                                   bool
 		retries                                                                int
 		memFraction                                                            float64
@@ -81,12 +81,21 @@ Resuming instead of starting again on a retry:
   --resume-args "..."   words appended to the command on retries (quoted as
                         in a shell, nothing expanded)
 
+Training recipes, for RDNA1 and RDNA2 GPUs only (others get no changes):
+  --recipe ultralytics  adds the documented thermal project's safe settings
+                        (a small batch, amp=False, fewer workers) to a yolo
+                        train command, each unless you set it, and says
+                        what it added
+  --recipe lightning    adds nothing (Lightning takes these settings from
+                        your script) and says what to set there
+
 run exits with the last attempt's exit status, 128+N when a signal N killed
 it, 127 when COMMAND is not found, 126 when it cannot be started, 2 for bad
 flags. See docs/run.md.`,
 		Example: `  rocm-patch run -- python train.py --epochs 10
   rocm-patch run --policy cpu -- python train.py
   rocm-patch run --resume ultralytics -- yolo train model=yolov8n.pt data=coco8.yaml
+  rocm-patch run --recipe ultralytics --resume ultralytics -- yolo detect train data=thermal.yaml
   rocm-patch run --resume-args "--resume" --retries 3 -- python train.py
   rocm-patch run --memory-fraction 0.6 --shim-policy retry -- python train.py
   rocm-patch run --root examples/systems/rx6700xt -q -- sh -c 'echo $ROCM_PATCH_DEVICE'`,
@@ -111,6 +120,12 @@ flags. See docs/run.md.`,
 			if err != nil {
 				return usageError("--resume: %v", err)
 			}
+			var training *kb.TrainingRecipe
+			if recipeFlag != "" {
+				if training, err = kb.FindTrainingRecipe(recipeFlag); err != nil {
+					return usageError("--recipe: %v", err)
+				}
+			}
 			resumeArgs, err := runner.SplitArgs(resumeArgsFlag)
 			if err != nil {
 				return usageError("--resume-args: %v", err)
@@ -133,7 +148,7 @@ flags. See docs/run.md.`,
 			}
 			return a.runCommand(cmd, args, runOptions{
 				root: rootFlag, policy: policy, historyPath: historyFlag, recipe: recipe, resumeArgs: resumeArgs,
-				quiet: quiet, retries: retries, backoff: backoff, grace: grace, shim: shimOpts, sdk: sdkFlag,
+				quiet: quiet, retries: retries, backoff: backoff, grace: grace, shim: shimOpts, sdk: sdkFlag, training: training,
 			})
 		},
 	}
@@ -146,6 +161,7 @@ flags. See docs/run.md.`,
 	f.DurationVar(&backoff, "backoff", runner.DefaultBackoff, "wait before the first retry; it doubles for each further one")
 	f.DurationVar(&grace, "grace", supervise.DefaultGrace, "how long the child has to exit after a stop signal before it is killed")
 	f.StringVar(&resumeFlag, "resume", "", "continue the job on a retry: ultralytics or lightning")
+	f.StringVar(&recipeFlag, "recipe", "", "add a training recipe's safe settings for RDNA1/RDNA2 to the command: ultralytics or lightning")
 	f.StringVar(&resumeArgsFlag, "resume-args", "", "`WORDS` appended to the command on retries, split as a shell would (no expansion)")
 	f.StringVar(&historyFlag, "history", "", historyFlagHelp)
 	f.StringVar(&sdkFlag, "sdk", "", "activate the ROCm tree at `PATH` (e.g. /opt/rocm_sdk_612) for the child: ROCM_PATH, ROCM_HOME, HIP_PATH, PATH, LD_LIBRARY_PATH (see rocm-patch sdk env)")
@@ -216,6 +232,8 @@ type runOptions struct {
 	shim *shim.Options
 	// sdk is --sdk: a ROCm tree to activate for the child, or "".
 	sdk string
+	// training is --recipe, or nil.
+	training *kb.TrainingRecipe
 }
 
 func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error {
@@ -226,6 +244,23 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy, ro.sdk)
 	if err != nil {
 		return err
+	}
+	if ro.training != nil {
+		// The recipe's additions become the command itself: every attempt
+		// that starts it again trains alike, and history records what ran.
+		tc := runner.PlanTraining(ro.training, argv, rep)
+		argv = tc.Argv
+		if tc.Debug != "" {
+			a.log.Debug(tc.Debug)
+		}
+		for _, l := range tc.Warnings {
+			fmt.Fprintln(a.stderr, l)
+		}
+		if !ro.quiet {
+			for _, l := range tc.Lines {
+				fmt.Fprintln(a.stderr, l)
+			}
+		}
 	}
 	environ := a.environ
 	if ro.sdk != "" {
