@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -276,4 +279,33 @@ func FuzzParseYOLOCommand(f *testing.F) {
 			t.Errorf("%q: the command's meaning changed: %+v -> %+v", argv, before, after)
 		}
 	})
+}
+
+// TestDocsMatchRecipes keeps docs/run.md in step with recipes.yaml: each
+// recipe has its section, each argument its row with the default and the
+// value, and the advice run prints is the advice shown.
+func TestDocsMatchRecipes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "run.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	rs, err := kb.TrainingRecipes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		wantContains(t, "docs/run.md", doc, "### "+r.Name+"\n", "| `"+r.Name+"` |")
+		var all []string
+		for _, a := range r.Arguments {
+			wantContains(t, "docs/run.md", doc, fmt.Sprintf("| `%s` | %s | %s |", a.Key, a.Default, a.Value))
+			all = append(all, a.String())
+		}
+		if len(all) > 0 {
+			wantContains(t, "docs/run.md", doc, "`"+strings.Join(all, " ")+"`", pythonKwargs(r.Arguments))
+		}
+		for _, a := range r.Advice {
+			wantContains(t, "docs/run.md", doc, "  - "+strings.Join(strings.Fields(a), " ")+"\n")
+		}
+	}
 }
