@@ -560,12 +560,16 @@ func TestPrefilterFindsExamples(t *testing.T) {
 		for _, line := range exampleLines(e.Body) {
 			for _, s := range e.Signatures {
 				norm, _ := normalize(nil, []byte(line))
-				if !s.Compiled.Re.MatchString(norm) {
+				c, err := s.Compile()
+				if err != nil {
+					t.Fatalf("%s: %q: %v", e.ID, s.Pattern, err)
+				}
+				if !c.Re.MatchString(norm) {
 					continue
 				}
-				p := newPrefilter(s.Compiled.Literals)
+				p := newPrefilter(c.Literals)
 				if len(p.scan([]byte(line), nil)) == 0 {
-					t.Errorf("%s: %q matches %q but none of %v is found in it", e.ID, s.Pattern, line, s.Compiled.Literals)
+					t.Errorf("%s: %q matches %q but none of %v is found in it", e.ID, s.Pattern, line, c.Literals)
 				}
 			}
 		}

@@ -143,17 +143,34 @@ func New(k *kb.KB, opts Options) (*Matcher, error) {
 		}
 		return idx
 	}
+	compiled := func(e *kb.Entry, s *kb.Signature) (*pattern, error) {
+		c, err := s.Compile()
+		if err != nil {
+			return nil, fmt.Errorf("diagnose: %s: signature %q: %w", e.File, s.Pattern, err)
+		}
+		return m.patterns[get(c)], nil
+	}
 	for ei, e := range m.entries {
 		for _, s := range e.Signatures {
-			p := m.patterns[get(s.Compiled)]
+			p, err := compiled(e, s)
+			if err != nil {
+				return nil, err
+			}
 			p.uses = append(p.uses, use{entry: ei, rank: s.Rank})
 		}
 		for _, s := range e.Borrowed() {
-			p := m.patterns[get(s.Compiled)]
+			p, err := compiled(e, s)
+			if err != nil {
+				return nil, err
+			}
 			p.uses = append(p.uses, use{entry: ei, rank: s.Rank, borrowed: true})
 		}
 		if e.When != nil {
-			for _, c := range e.When.CompiledContext {
+			contexts, err := e.When.ContextPatterns()
+			if err != nil {
+				return nil, fmt.Errorf("diagnose: %s: %w", e.File, err)
+			}
+			for _, c := range contexts {
 				p := m.patterns[get(c)]
 				p.context = append(p.context, ei)
 			}

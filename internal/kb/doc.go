@@ -38,6 +38,16 @@
 // prints an error code. [KB.Docs] produces docs/issues/ (an index and one
 // page per entry); `go generate ./internal/kb` writes them and a test fails
 // when the committed pages are stale.
+//
+// # Loading fast
+//
+// rocm-patch run loads the knowledge base in front of every job, so the
+// embedded files are not decoded from YAML at run time: predecoded_gen.go
+// holds the decoder's result for each, used when a file's SHA-256 matches
+// (see decodeStrict), and their patterns are compiled on first use. Both
+// are checked by the tests; `go generate ./internal/kb` rewrites the file
+// after an edit, and a test fails while it is stale.
 package kb
 
 //go:generate go run ./internal/gendocs -out ../../docs/issues
+//go:generate go test . -run TestPredecodedIsCurrent -update

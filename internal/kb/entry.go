@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/rocm-patch/rocm-patch/internal/hw"
 )
 
@@ -193,8 +191,8 @@ type Signature struct {
 	// are derived from Pattern.
 	Literals []string `yaml:"literals"`
 
-	// Compiled is the compiled pattern with its prefilter literals.
-	Compiled *Pattern `yaml:"-"`
+	// compiled is the pattern with its prefilter literals (see Compile).
+	compiled lazyPattern
 	// Entry is the entry that declares the signature.
 	Entry *Entry `yaml:"-"`
 }
@@ -230,8 +228,8 @@ type When struct {
 	Context  []string  `yaml:"context"`
 	Hardware Predicate `yaml:"hardware"`
 
-	// CompiledContext holds the compiled Context patterns.
-	CompiledContext []*Pattern `yaml:"-"`
+	// contexts holds the compiled Context patterns (see ContextPatterns).
+	contexts []lazyPattern
 }
 
 // SettingValue names a setting of the catalogue and a value for it, or
@@ -379,20 +377,22 @@ func ParseEntry(name string, data []byte) (*Entry, error) {
 		return nil, &fieldError{file: name, err: err}
 	}
 	var e Entry
-	dec := yaml.NewDecoder(bytes.NewReader(front))
-	dec.KnownFields(true)
-	if err := dec.Decode(&e); err != nil {
+	known, err := decodeKnown(front, &e)
+	if err != nil {
 		return nil, &fieldError{file: name, err: fmt.Errorf("front matter: %w", err)}
 	}
 	e.Body = strings.TrimLeft(string(body), "\r\n")
 	e.File = name
-	if err := e.validate(); err != nil {
+	if err := e.validate(!known); err != nil {
 		return nil, err
 	}
 	return &e, nil
 }
 
-func (e *Entry) validate() error {
+// validate checks the entry. With compileNow false the patterns are
+// compiled on first use instead: for the embedded files, which the tests
+// compile in full, that keeps their cost off rocm-patch's start-up.
+func (e *Entry) validate(compileNow bool) error {
 	f := e.File
 	switch {
 	case e.ID == "":
@@ -449,11 +449,12 @@ func (e *Entry) validate() error {
 		if e.Fallout && s.Rank >= 30 {
 			return ferr(f, field+".rank", "%d: fallout signatures rank below 30", s.Rank)
 		}
-		p, err := compilePattern(s.Pattern, s.Literals)
-		if err != nil {
-			return ferr(f, field+".pattern", "%q: %v", s.Pattern, err)
+		s.compiled.src, s.compiled.declared = s.Pattern, s.Literals
+		if compileNow {
+			if _, err := s.compiled.get(); err != nil {
+				return ferr(f, field+".pattern", "%q: %v", s.Pattern, err)
+			}
 		}
-		s.Compiled = p
 		s.Entry = e
 	}
 	seen := map[string]bool{}
@@ -479,12 +480,14 @@ func (e *Entry) validate() error {
 		if e.When.Hardware == PredAppliesTo && len(e.AppliesTo.Families) == 0 && len(e.AppliesTo.Targets) == 0 {
 			return ferr(f, "when.hardware", "applies-to needs applies_to.families or gfx_targets")
 		}
+		e.When.contexts = make([]lazyPattern, len(e.When.Context))
 		for i, c := range e.When.Context {
-			p, err := compilePattern(c, nil)
-			if err != nil {
-				return ferr(f, fmt.Sprintf("when.context[%d]", i), "%q: %v", c, err)
+			e.When.contexts[i].src = c
+			if compileNow {
+				if _, err := e.When.contexts[i].get(); err != nil {
+					return ferr(f, fmt.Sprintf("when.context[%d]", i), "%q: %v", c, err)
+				}
 			}
-			e.When.CompiledContext = append(e.When.CompiledContext, p)
 		}
 	}
 	if strings.TrimSpace(e.RootCause) == "" {

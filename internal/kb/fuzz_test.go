@@ -25,10 +25,14 @@ func FuzzParseEntry(f *testing.F) {
 			t.Errorf("accepted an incomplete entry: %+v", e)
 		}
 		for _, s := range e.Signatures {
-			if s.Compiled == nil || len(s.Compiled.Literals) == 0 {
+			p, err := s.Compile()
+			if err != nil {
+				t.Fatalf("accepted signature %q that does not compile: %v", s.Pattern, err)
+			}
+			if len(p.Literals) == 0 {
 				t.Errorf("accepted signature %q without literals", s.Pattern)
 			}
-			for _, l := range s.Compiled.Literals {
+			for _, l := range p.Literals {
 				if len(l.Text) < minLiteral {
 					t.Errorf("literal %q too short", l.Text)
 				}

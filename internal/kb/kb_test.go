@@ -63,9 +63,21 @@ func TestLoadEmbedded(t *testing.T) {
 		if e.kb != k {
 			t.Errorf("%s: not linked to its KB", e.ID)
 		}
+		// The embedded patterns are compiled on first use; each must
+		// compile, with literals and an ERE form.
 		for _, s := range e.AllSignatures() {
-			if s.Compiled == nil || len(s.Compiled.Literals) == 0 || s.Compiled.ERE == "" {
+			p, err := s.Compile()
+			if err != nil {
+				t.Errorf("%s: signature %q: %v", e.ID, s.Pattern, err)
+				continue
+			}
+			if len(p.Literals) == 0 || p.ERE == "" {
 				t.Errorf("%s: signature %q not compiled with literals and ERE", e.ID, s.Pattern)
+			}
+		}
+		if e.When != nil {
+			if ps, err := e.When.ContextPatterns(); err != nil || len(ps) != len(e.When.Context) {
+				t.Errorf("%s: when.context: %d patterns, %v", e.ID, len(ps), err)
 			}
 		}
 	}
@@ -322,7 +334,7 @@ func codeBlocks(body string) [][]string {
 func anyLineMatches(e *Entry, lines []string) bool {
 	for _, l := range lines {
 		for _, s := range e.AllSignatures() {
-			if s.Compiled.Re.MatchString(l) {
+			if p, err := s.Compile(); err == nil && p.Re.MatchString(l) {
 				return true
 			}
 		}

@@ -1,12 +1,9 @@
 package kb
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/rocm-patch/rocm-patch/internal/hw"
 )
@@ -119,9 +116,7 @@ func (l *Ladder) CPUStep() *LadderStep {
 // catalogue. It never panics, whatever the input.
 func parseLadder(name string, data []byte, settings map[string]*Setting) (*Ladder, error) {
 	var lf ladderFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&lf); err != nil {
+	if err := decodeStrict(data, &lf); err != nil {
 		return nil, &fieldError{file: name, err: err}
 	}
 	if lf.Schema != LadderSchema {

@@ -1,12 +1,9 @@
 package kb
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/rocm-patch/rocm-patch/internal/hw"
 )
@@ -76,9 +73,7 @@ func (k *KB) Profile(name string) (*Profile, bool) {
 // catalogue. It never panics, whatever the input.
 func parseProfiles(name string, data []byte, settings map[string]*Setting) ([]*Profile, error) {
 	var pf profilesFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&pf); err != nil {
+	if err := decodeStrict(data, &pf); err != nil {
 		return nil, &fieldError{file: name, err: err}
 	}
 	if pf.Schema != ProfilesSchema {

@@ -1,14 +1,11 @@
 package kb
 
 import (
-	"bytes"
 	_ "embed" // recipes.yaml
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // RecipesSchema names the format of recipes.yaml.
@@ -139,9 +136,7 @@ func FindTrainingRecipe(name string) (*TrainingRecipe, error) {
 // whatever the input.
 func parseRecipes(name string, data []byte) ([]*TrainingRecipe, error) {
 	var rf recipesFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&rf); err != nil {
+	if err := decodeStrict(data, &rf); err != nil {
 		return nil, &fieldError{file: name, err: err}
 	}
 	if rf.Schema != RecipesSchema {

@@ -7,6 +7,7 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -601,4 +602,40 @@ func sameRangeKind(a, c byte) bool {
 		return 0
 	}
 	return kind(a) != 0 && kind(a) == kind(c)
+}
+
+// lazyPattern compiles a pattern once, on first use. Compiling every
+// signature took a third of loading the knowledge base, and most runs of
+// rocm-patch never match a log.
+type lazyPattern struct {
+	src      string
+	declared []string
+	once     sync.Once
+	p        *Pattern
+	err      error
+}
+
+func (l *lazyPattern) get() (*Pattern, error) {
+	l.once.Do(func() { l.p, l.err = compilePattern(l.src, l.declared) })
+	return l.p, l.err
+}
+
+// Compile returns the signature's compiled pattern, compiling it on first
+// use. An error is possible only for a knowledge base whose patterns were
+// not compiled when it was loaded, which LoadFS does for every file but
+// the embedded ones (whose patterns the package's tests compile).
+func (s *Signature) Compile() (*Pattern, error) { return s.compiled.get() }
+
+// ContextPatterns returns the compiled Context patterns, in order,
+// compiling them on first use (see Signature.Compile for the error).
+func (w *When) ContextPatterns() ([]*Pattern, error) {
+	out := make([]*Pattern, len(w.contexts))
+	for i := range w.contexts {
+		p, err := w.contexts[i].get()
+		if err != nil {
+			return nil, fmt.Errorf("when.context[%d] %q: %w", i, w.contexts[i].src, err)
+		}
+		out[i] = p
+	}
+	return out, nil
 }

@@ -1,13 +1,10 @@
 package kb
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/rocm-patch/rocm-patch/internal/hw"
 )
@@ -271,9 +268,7 @@ type settingsFile struct {
 // parseSettings decodes and validates settings.yaml.
 func parseSettings(name string, data []byte) ([]*Setting, error) {
 	var sf settingsFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sf); err != nil {
+	if err := decodeStrict(data, &sf); err != nil {
 		return nil, &fieldError{file: name, err: err}
 	}
 	if sf.Schema != SettingsSchema {
