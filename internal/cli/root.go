@@ -117,6 +117,7 @@ Start with:
 		a.newFleetCommand(),
 		a.newRunCommand(), a.newHistoryCommand(), a.newReportCommand(), a.newProbeCommand(),
 		a.newKernelCommand(), a.newSDKCommand(),
+		a.newPythonPathCommand(),
 	)
 	return root
 }
