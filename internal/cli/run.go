@@ -30,7 +30,7 @@ var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, s
 func (a *app) newRunCommand() *cobra.Command {
 	var (
 		rootFlag, policyFlag, historyFlag, resumeFlag, resumeArgsFlag, sdkFlag string
-		shimPolicyFlag, recipeFlag                                             string
+		shimPolicyFlag, recipeFlag, logLimitFlag                               string
 		force, quiet, noShim                                                   bool
 		retries                                                                int
 		memFraction                                                            float64
@@ -49,7 +49,7 @@ of it until it is done:
   - output reaches you byte for byte as the child writes it (progress bars
     included: on a terminal the child gets a terminal of its own), and each
     attempt's output is also kept in runs/<id>/attempt-N.log beside the
-    history;
+    history (its first and last --log-limit bytes: 64M by default);
   - SIGINT, SIGTERM, SIGHUP and SIGQUIT go to the child's whole process
     group; after --grace the group is killed. An interrupt is never retried;
   - a failed attempt is diagnosed. A GPU fault (gpu-memory-fault,
@@ -146,9 +146,17 @@ flags. See docs/run.md.`,
 			if err != nil {
 				return err
 			}
+			logLimit, err := runner.ParseSize(logLimitFlag)
+			if err != nil {
+				return usageError("--log-limit: %v", err)
+			}
+			if logLimit == 0 {
+				logLimit = -1 // 0 on the command line: keep everything
+			}
 			return a.runCommand(cmd, args, runOptions{
 				root: rootFlag, policy: policy, historyPath: historyFlag, recipe: recipe, resumeArgs: resumeArgs,
 				quiet: quiet, retries: retries, backoff: backoff, grace: grace, shim: shimOpts, sdk: sdkFlag, training: training,
+				logLimit: logLimit,
 			})
 		},
 	}
@@ -161,6 +169,7 @@ flags. See docs/run.md.`,
 	f.DurationVar(&backoff, "backoff", runner.DefaultBackoff, "wait before the first retry; it doubles for each further one")
 	f.DurationVar(&grace, "grace", supervise.DefaultGrace, "how long the child has to exit after a stop signal before it is killed")
 	f.StringVar(&resumeFlag, "resume", "", "continue the job on a retry: ultralytics or lightning")
+	f.StringVar(&logLimitFlag, "log-limit", runner.FormatSize(runner.DefaultLogLimit), "how much of each attempt's output its log keeps: the first quarter and the rest from the end (`SIZE` in bytes, K, M or G; 0 keeps all)")
 	f.StringVar(&recipeFlag, "recipe", "", "add a training recipe's safe settings for RDNA1/RDNA2 to the command: ultralytics or lightning")
 	f.StringVar(&resumeArgsFlag, "resume-args", "", "`WORDS` appended to the command on retries, split as a shell would (no expansion)")
 	f.StringVar(&historyFlag, "history", "", historyFlagHelp)
@@ -234,6 +243,8 @@ type runOptions struct {
 	sdk string
 	// training is --recipe, or nil.
 	training *kb.TrainingRecipe
+	// logLimit is --log-limit in bytes; negative keeps all output.
+	logLimit int64
 }
 
 func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error {
@@ -241,6 +252,19 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	// Every return waits for the install, so that nothing writes to the
 	// cache after the command has ended.
 	defer shimReady()
+	// The run must outlive the first ^C: the child gets the signal and
+	// its grace, and history still records how it ended. So the command's
+	// context, which main cancels on SIGINT/SIGTERM, does not stop it;
+	// the signals arrive on their own channel instead.
+	ctx := context.WithoutCancel(cmd.Context())
+	// Opening the history (a file, its schema, WAL mode) overlaps reading
+	// the machine: both stand between the user and the job's start.
+	histReady := a.openHistory(ctx, ro.historyPath)
+	defer func() {
+		if h := histReady(); h.db != nil {
+			h.db.Close()
+		}
+	}()
 	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy, ro.sdk)
 	if err != nil {
 		return err
@@ -268,36 +292,26 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 			return usageError("--sdk %s: %v", ro.sdk, err)
 		}
 	}
-	// The run must outlive the first ^C: the child gets the signal and
-	// its grace, and history still records how it ended. So the command's
-	// context, which main cancels on SIGINT/SIGTERM, does not stop it;
-	// the signals arrive on their own channel instead.
-	ctx := context.WithoutCancel(cmd.Context())
 	o := runner.Options{
 		Argv: argv, Environ: environ,
 		Report: rep, System: sys, KB: k,
 		Retries: ro.retries, Backoff: ro.backoff, Grace: ro.grace,
 		Recipe: ro.recipe, ResumeArgs: ro.resumeArgs,
 		Stdout: a.stdout, Stderr: a.stderr, Messages: a.stderr, Quiet: ro.quiet,
-		Logger: a.log,
+		Logger: a.log, LogLimit: ro.logLimit,
 	}
 	if f, ok := a.stdin.(*os.File); ok {
 		o.Stdin = f
 	}
-	path, err := a.historyPath(ro.historyPath)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded and keeps no logs\n", err)
-	} else {
-		o.HistoryPath = path
-		o.RunsDir = filepath.Join(filepath.Dir(path), "runs")
-		db, err := history.Open(ctx, path)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded\n", err)
-			o.HistoryPath = ""
-		} else {
-			defer db.Close()
-			o.History = db
-		}
+	switch h := histReady(); {
+	case h.pathErr != nil:
+		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded and keeps no logs\n", h.pathErr)
+	case h.openErr != nil:
+		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded\n", h.openErr)
+		o.RunsDir = filepath.Join(filepath.Dir(h.path), "runs")
+	default:
+		o.HistoryPath, o.History = h.path, h.db
+		o.RunsDir = filepath.Join(filepath.Dir(h.path), "runs")
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, stopSignals...)
@@ -317,6 +331,31 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	return nil
 }
 
+// openedHistory is the history database of a run, or why there is none.
+type openedHistory struct {
+	path    string
+	db      *history.DB
+	pathErr error // no path: neither a history nor logs
+	openErr error // a path, but the database did not open: logs only
+}
+
+// openHistory opens the history database in the background and returns
+// a function that waits for it (and may be called again).
+func (a *app) openHistory(ctx context.Context, flag string) func() openedHistory {
+	var h openedHistory
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if h.path, h.pathErr = a.historyPath(flag); h.pathErr == nil {
+			h.db, h.openErr = history.Open(ctx, h.path)
+		}
+	}()
+	return func() openedHistory {
+		<-done
+		return h
+	}
+}
+
 // detectAndAssess reads the machine under root and makes doctor's report
 // for policy; run needs the System too, for history and the matcher.
 // A non-empty sdkPath must be a ROCm tree of that machine.
@@ -326,7 +365,18 @@ func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess
 		return nil, nil, nil, err
 	}
 	defer cleanup()
+	// The knowledge base loads while detect reads the machine.
+	kbDone := make(chan struct{})
+	var (
+		k     *kb.KB
+		kbErr error
+	)
+	go func() {
+		defer close(kbDone)
+		k, kbErr = kb.Load()
+	}()
 	sys, err := system.Detect(cmd.Context(), root, a.detectOptions())
+	<-kbDone
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -335,9 +385,8 @@ func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess
 			return nil, nil, nil, usageError("--sdk %s: %v ('rocm-patch sdk list' shows the trees found)", sdkPath, err)
 		}
 	}
-	k, err := kb.Load()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("loading the knowledge base: %w", err)
+	if kbErr != nil {
+		return nil, nil, nil, fmt.Errorf("loading the knowledge base: %w", kbErr)
 	}
 	rep, err := assess.Doctor(sys, k, policy)
 	if err != nil {

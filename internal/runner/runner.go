@@ -140,11 +140,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Report == nil || o.KB == nil {
 		return Result{ExitCode: 1}, errors.New("run: a doctor report and the knowledge base are required")
 	}
-	m, err := diagnose.New(o.KB, diagnose.Options{System: o.System})
-	if err != nil {
-		return Result{ExitCode: 1}, fmt.Errorf("run: %w", err)
-	}
-	r := &runner{o: o, matcher: m, log: o.Logger, started: time.Now()}
+	r := &runner{o: o, matcher: compileMatcher(o.KB, o.System), log: o.Logger, started: time.Now()}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -152,6 +148,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		r.o.Messages = io.Discard
 	}
 	if r.dir = o.Dir; r.dir == "" {
+		var err error
 		if r.dir, err = os.Getwd(); err != nil {
 			return Result{ExitCode: 1}, fmt.Errorf("run: %w", err)
 		}
@@ -165,8 +162,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 }
 
 type runner struct {
-	o       Options
-	matcher *diagnose.Matcher
+	o Options
+	// matcher waits for the matcher compiled in the background.
+	matcher func() (*diagnose.Matcher, error)
 	log     *slog.Logger
 	dir     string
 	started time.Time
@@ -281,7 +279,7 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 			logFile = f
 		}
 	}
-	session := r.matcher.NewSession(fmt.Sprintf("attempt-%d", rung.N))
+	session := &lazySession{r: r, name: fmt.Sprintf("attempt-%d", rung.N)}
 	// The matcher scans in chunks; handing it one short line at a time
 	// would pay its per-chunk cost for every progress-bar redraw (a child
 	// printing 100-byte lines ran 20 times slower). The buffer is only
@@ -341,12 +339,18 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 		// miss a line, the log and the user's stream do not.
 		r.log.Debug("matcher skipped output", "attempt", rung.N, "bytes", res.DroppedBytes)
 	}
-	toMatcher.Flush()
-	diag := session.Result()
-	a.Verdict = Judge(Ending{
+	ending := Ending{
 		ExitCode: res.ExitCode, Signal: res.Signal, Interrupted: res.Interrupted,
 		StopSignal: res.StopSignal, GPU: rung.Device == history.DeviceGPU,
-	}, diag)
+	}
+	var diag *diagnose.Result
+	if ending.ExitCode != 0 || ending.Signal != 0 {
+		// Only a failure is diagnosed: a job that succeeded does not
+		// wait for the matcher.
+		toMatcher.Flush()
+		diag = session.result()
+	}
+	a.Verdict = Judge(ending, diag)
 	a.Finished = finished && a.Verdict.Kind != KindOK && a.Verdict.Kind != KindInterrupted
 	a.exit = res.ProcessExitCode()
 	a.Duration = res.Duration
