@@ -223,11 +223,51 @@ func TestRunArguments(t *testing.T) {
 		{[]string{"run", "--resume", "keras", "--", "true"}, "unknown recipe"},
 		{[]string{"run", "--resume-args", "'open", "--", "true"}, "unterminated quote"},
 		{[]string{"run", "--bogus", "--", "true"}, "unknown flag"},
+		{[]string{"run", "--log-limit", "lots", "--", "true"}, "--log-limit"},
+		{[]string{"run", "--log-limit", "5T", "--", "true"}, "--log-limit"},
 	} {
 		_, stderr, code := run(t, runEnv(t), tt.args...)
 		if code != ExitUsage || !strings.Contains(stderr, tt.says) {
 			t.Errorf("%q: exit %d, stderr %q", tt.args, code, stderr)
 		}
+	}
+}
+
+// TestRunLogLimit: the terminal gets every byte; the log keeps the head,
+// a note and the tail under --log-limit, everything with --log-limit 0.
+func TestRunLogLimit(t *testing.T) {
+	// 4000 numbered lines of 25 bytes: 100000 bytes, the fault last.
+	script := `i=0; while [ $i -lt 3999 ]; do printf 'line %019d\n' $i; i=$((i+1)); done; echo "` + faultLine + `"`
+	for _, tt := range []struct {
+		limit  string
+		capped bool
+	}{{"16K", true}, {"0", false}, {"1M", false}} {
+		t.Run(tt.limit, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "history.db")
+			stdout, stderr, code := run(t, runEnv(t), "run", "-q", "--root", example(t, "no-gpu"), "--history", db, "--log-limit", tt.limit, "--", "sh", "-c", script)
+			if code != 0 || len(stdout) != 3999*25+len(faultLine)+1 {
+				t.Fatalf("exit %d, %d bytes on stdout: %s", code, len(stdout), stderr)
+			}
+			doc := readHistory(t, db)
+			log, err := os.ReadFile(doc.Runs[0].Attempts[0].LogPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.capped {
+				if string(log) != stdout {
+					t.Fatalf("the log (%d bytes) is not the output (%d bytes)", len(log), len(stdout))
+				}
+				return
+			}
+			head, rest, ok := strings.Cut(string(log), "\n[rocm-patch: ")
+			if !ok || !strings.HasPrefix(stdout, head) || len(head) != 4<<10 {
+				t.Fatalf("the log does not start with the output's first 4K and a note:\n%.200s", log)
+			}
+			note, tail, _ := strings.Cut(rest, "]\n")
+			if !strings.Contains(note, "bytes of output left out of this log") || !strings.HasSuffix(stdout, tail) || !strings.HasSuffix(tail, faultLine+"\n") || len(log) > 16<<10+200 {
+				t.Fatalf("note %q, tail of %d bytes, log of %d", note, len(tail), len(log))
+			}
+		})
 	}
 }
 
