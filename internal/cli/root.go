@@ -118,6 +118,7 @@ Start with:
 		a.newRunCommand(), a.newHistoryCommand(), a.newReportCommand(), a.newProbeCommand(),
 		a.newKernelCommand(), a.newSDKCommand(),
 		a.newPythonPathCommand(),
+		a.newSetupCommand(),
 	)
 	return root
 }
