@@ -107,7 +107,10 @@ def _find_binary(environ):
         return found, None
     why = "not found next to the package (%s) nor on PATH" % beside
     if os.path.islink(beside):
-        why = "the link next to the package (%s) leads to %s, which is gone, and none is on PATH" % (beside, os.readlink(beside))
+        why = (
+            "the link next to the package (%s) leads to %s, which is gone, and none is on PATH "
+            "(run `rocm-patch python-path --install` again with the binary you use now)" % (beside, os.readlink(beside))
+        )
     return None, why
 
 
