@@ -8,24 +8,14 @@ import (
 	"github.com/rocm-patch/rocm-patch/internal/system"
 )
 
-// compileMatcher compiles the diagnosis matcher in the background and
-// returns a function that waits for it. Compiling takes about a
-// millisecond; the child starts without waiting, and the matcher is
-// needed only once the child has written enough to scan or has failed,
-// so a job that succeeds quietly never waits for it.
+// compileMatcher returns a function that compiles the diagnosis matcher
+// the first time it is called. Compiling takes about a millisecond of CPU,
+// which at start-up competed with the child for the cores; it is needed
+// only once the child has written something to scan or has failed, so a
+// job that succeeds quietly never pays for it.
 func compileMatcher(k *kb.KB, sys *system.System) func() (*diagnose.Matcher, error) {
-	var (
-		m    *diagnose.Matcher
-		err  error
-		done = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		m, err = diagnose.New(k, diagnose.Options{System: sys})
-	}()
 	return sync.OnceValues(func() (*diagnose.Matcher, error) {
-		<-done
-		return m, err
+		return diagnose.New(k, diagnose.Options{System: sys})
 	})
 }
 
