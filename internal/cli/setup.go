@@ -23,7 +23,7 @@ const setupExitCodes = `Exit codes:
      block, a write failed, no answer came; undo: a change cannot be taken
      back safely (nothing was undone)
   2  bad flags; stdin is not a terminal and there is no --yes; HOME belongs
-     to another user (sudo)`
+     to another user (sudo); undo of a kernel change without root`
 
 // setupEUID is the effective user id setup checks HOME against; tests
 // replace it.
@@ -246,6 +246,9 @@ func (a *app) runSetup(cmd *cobra.Command, f *setupFlags) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSetup for %s (HOME %s)\n", a.userLabel(), home.Dir)
+	if u := a.getenv("SUDO_USER"); u != "" && setupEUID() == 0 {
+		wrapText(&b, "  ", "note: ", fmt.Sprintf("running under sudo: the shell and Python steps are root's, not %s's; run setup as %s for those, and let it print the sudo command for the kernel step.", u, u))
+	}
 	offered := 0
 	for i, st := range steps {
 		wrapText(&b, "  ", fmt.Sprintf("%d. %-8s", i+1, string(st.step)+":"), st.summary)

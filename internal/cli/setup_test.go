@@ -530,6 +530,22 @@ func TestSetupHomeOfAnotherUser(t *testing.T) {
 	}
 }
 
+// TestSetupUnderSudo: as root with SUDO_USER set, setup says whose start-up
+// file it is changing.
+func TestSetupUnderSudo(t *testing.T) {
+	w := newSetupWorld(t, "rx6700xt")
+	old := setupEUID
+	setupEUID = func() int { return 0 }
+	defer func() { setupEUID = old }()
+	if os.Geteuid() != 0 {
+		t.Skip("HOME must belong to root for setup to go on")
+	}
+	out, stderr, code := run(t, append(w.env, "SUDO_USER=alice"), w.args("--dry-run")...)
+	if code != 0 || !strings.Contains(out, "running under sudo: the shell and Python steps are root's, not") || !strings.Contains(out, "alice's") {
+		t.Errorf("exit %d: %s\n%s", code, stderr, out)
+	}
+}
+
 // TestSetupKernelSkipReason: without root on the live machine the kernel
 // step is not offered; the exact command to run is.
 func TestSetupKernelSkipReason(t *testing.T) {
