@@ -379,11 +379,11 @@ func (a *app) planShellStep(sess *setup.Session, sh setup.Shell, policy assess.P
 		st.summary = fmt.Sprintf("replace the rocm-patch block an earlier setup added to %s with this one (%d lines), in place:", name, strings.Count(string(block), "\n"))
 		st.question = fmt.Sprintf("Replace the block in %s?", name)
 	default:
-		what := "add"
+		n := strings.Count(string(block), "\n")
+		st.summary = fmt.Sprintf("add this block (%d lines) to %s, so that every new %s loads the environment layer:", n, name, sh)
 		if !p.Exists {
-			what = "create " + name + " and add"
+			st.summary = fmt.Sprintf("create %s with this block (%d lines), so that every new %s loads the environment layer:", name, n, sh)
 		}
-		st.summary = fmt.Sprintf("%s this block (%d lines) to %s, so that every new %s loads the environment layer:", what, strings.Count(string(block), "\n"), name, sh)
 		st.question = fmt.Sprintf("Add the block to %s?", name)
 	}
 	for _, line := range strings.Split(strings.TrimSuffix(string(block), "\n"), "\n") {

@@ -326,7 +326,7 @@ func TestSetupNoTerminal(t *testing.T) {
 	sameSnapshot(t, "refusal", before, w.snapshot(t))
 
 	out, stderr, code := w.run(t, w.args("--dry-run")...)
-	if code != 0 || !strings.Contains(out, "Dry run: nothing was changed.") || !strings.Contains(out, "add this block") {
+	if code != 0 || !strings.Contains(out, "Dry run: nothing was changed.") || !strings.Contains(out, "create ~/.bashrc with this block (7 lines)") {
 		t.Errorf("dry run: exit %d: %s\n%s", code, stderr, out)
 	}
 	sameSnapshot(t, "dry run", before, w.snapshot(t))
