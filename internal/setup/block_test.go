@@ -3,6 +3,10 @@ package setup
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -278,4 +282,50 @@ func FuzzInsertRemove(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBlockInRealShells sources each shell's block in that shell, when it
+// is installed: the block loads what the binary prints, and a binary that
+// is gone makes no error.
+func TestBlockInRealShells(t *testing.T) {
+	for _, sh := range Shells {
+		t.Run(string(sh), func(t *testing.T) {
+			shell, err := exec.LookPath(string(sh))
+			if err != nil {
+				t.Skipf("%s is not installed", sh)
+			}
+			dir := t.TempDir()
+			// A path with a space and a quote, as the quoting must carry.
+			exe := filepath.Join(dir, "it's here", "rocm-patch")
+			os.MkdirAll(filepath.Dir(exe), 0o755)
+			set := `echo "export ROCM_PATCH_TEST='ok \$HOME'"`
+			if sh == Fish {
+				set = `echo "set -gx ROCM_PATCH_TEST 'ok \$HOME'"`
+			}
+			// The fake binary checks the arguments the block gives it.
+			want := map[Shell]string{Bash: "env", Zsh: "env --shell zsh", Fish: "env --shell fish"}[sh]
+			script := fmt.Sprintf("#!/bin/sh\n[ \"$*\" = %q ] || { echo \"bad args: $*\" >&2; exit 1; }\n%s\n", want, set)
+			if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			rc := filepath.Join(dir, "rc")
+			data, _ := Insert([]byte("echo before >/dev/null"), mustBlock(t, sh, BlockOptions{Executable: exe}))
+			os.WriteFile(rc, data, 0o644)
+			// The same line in all three shells.
+			source := fmt.Sprintf("source '%s'; echo \"[$ROCM_PATCH_TEST]\"", rc)
+			cmd := exec.Command(shell, "-c", source)
+			cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+			out, err := cmd.CombinedOutput()
+			if err != nil || string(out) != "[ok $HOME]\n" {
+				t.Errorf("%s: %v: %q", sh, err, out)
+			}
+			os.Remove(exe)
+			cmd = exec.Command(shell, "-c", source)
+			cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin"}
+			out, err = cmd.CombinedOutput()
+			if err != nil || string(out) != "[]\n" {
+				t.Errorf("%s without the binary: %v: %q", sh, err, out)
+			}
+		})
+	}
 }
