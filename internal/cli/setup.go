@@ -93,9 +93,9 @@ See docs/setup.md.
 	fl.StringVar(&f.root, "root", "", "read (and, for the kernel step, write) the machine under `DIR` instead of /; HOME stays yours")
 	fl.StringVar(&f.policy, "policy", string(assess.PolicyMitigate), "mitigate or cpu: the policy of doctor's plan and of the env the block loads")
 	fl.StringVar(&f.shell, "shell", "", "bash, zsh or fish (default: from $SHELL)")
-	fl.StringVar(&f.python, "python", "", "the interpreter that gets the .pth (default: python3 on PATH)")
+	fl.StringVar(&f.python, "python", "", "the interpreter `PATH` that gets the .pth (default: python3 on $PATH)")
 	fl.StringVar(&f.profile, "profile", "recommended", "the amdgpu profile of the kernel step: recommended or thermal-2025")
-	fl.StringVar(&f.exe, "exe", "", "the rocm-patch binary the block and the Python package call (default: this one)")
+	fl.StringVar(&f.exe, "exe", "", "the rocm-patch binary `PATH` the block and the Python package call (default: this one)")
 	fl.StringArrayVar(&f.skip, "skip", nil, "leave out a `STEP`: shell, python or kernel; repeatable")
 	return cmd
 }
