@@ -16,8 +16,16 @@ try:
     import torch  # noqa: F401
 
     HAVE_TORCH = True
+    # A GPU build (CUDA or ROCm) leaves the shim "pending" until the GPU
+    # initialises; a CPU-only build makes it "cpu" at once. CI has Debian's
+    # CPU build; scripts/gpu-check.sh runs these tests on a GPU build.
+    GPU_BUILD_TORCH = bool(getattr(torch.version, "cuda", None) or getattr(torch.version, "hip", None))
 except ImportError:
     HAVE_TORCH = False
+    GPU_BUILD_TORCH = False
+
+# The shim's device state right after `import torch`, before any GPU use.
+DEVICE_AFTER_IMPORT = "pending" if GPU_BUILD_TORCH else "cpu"
 
 
 def clean_env(**extra):
