@@ -128,6 +128,8 @@ type Entry struct {
 
 	kb       *KB
 	borrowed []*Signature
+	// known: decoded from an embedded file (see decodeKnown).
+	known bool
 }
 
 // AppliesTo says where an issue occurs. Empty lists mean "any".
@@ -383,6 +385,7 @@ func ParseEntry(name string, data []byte) (*Entry, error) {
 	}
 	e.Body = strings.TrimLeft(string(body), "\r\n")
 	e.File = name
+	e.known = known
 	if err := e.validate(!known); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,26 @@ func TestLoadEmbedded(t *testing.T) {
 	if _, ok := k.Get("no-such-entry"); ok {
 		t.Error("Get found an entry that does not exist")
 	}
+	// The embedded catalogue's value patterns compile on first use; each
+	// must compile.
+	for _, s := range k.Settings() {
+		if _, err := s.valueRe.compile(); err != nil {
+			t.Errorf("setting %s: value_pattern %q: %v", s.ID, s.ValuePattern, err)
+		}
+	}
+	// Loading the embedded entries does not check their mitigations'
+	// values against the catalogue (that would compile the patterns);
+	// this does, as LoadFS does for any other input.
+	for _, e := range all {
+		for i, m := range e.Mitigations {
+			if m.Setting == "" || m.Value == "" {
+				continue
+			}
+			if s, ok := k.Setting(m.Setting); !ok || !s.ValidValue(m.Value) {
+				t.Errorf("%s: mitigations[%d]: %q is not a valid value of %s", e.ID, i, m.Value, m.Setting)
+			}
+		}
+	}
 	for _, e := range all {
 		if e.kb != k {
 			t.Errorf("%s: not linked to its KB", e.ID)

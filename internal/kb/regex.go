@@ -639,3 +639,22 @@ func (w *When) ContextPatterns() ([]*Pattern, error) {
 	}
 	return out, nil
 }
+
+// lazyRegexp is a setting's value pattern, compiled on first use for the
+// embedded catalogue (whose patterns the tests compile) and at load for
+// any other.
+type lazyRegexp struct {
+	src  string
+	once sync.Once
+	re   *regexp.Regexp
+	err  error
+}
+
+func (l *lazyRegexp) compile() (*regexp.Regexp, error) {
+	l.once.Do(func() {
+		if l.src != "" {
+			l.re, l.err = regexp.Compile(l.src)
+		}
+	})
+	return l.re, l.err
+}

@@ -2,7 +2,6 @@ package kb
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -72,7 +71,9 @@ type Setting struct {
 	CorrectID string   `yaml:"correct_id"`
 	SeeAlso   []string `yaml:"see_also"`
 
-	valueRe *regexp.Regexp
+	valueRe lazyRegexp
+	// known: decoded from the embedded catalogue (see decodeKnown).
+	known bool
 }
 
 // ValueDoc is one value and what it means.
@@ -257,7 +258,11 @@ func contains(list []string, v string) bool {
 // ValidValue reports whether a value is acceptable for the setting: it
 // matches ValuePattern when one is declared.
 func (s *Setting) ValidValue(v string) bool {
-	return s.valueRe == nil || s.valueRe.MatchString(v)
+	re, err := s.valueRe.compile()
+	if err != nil {
+		return false // the catalogue's tests make this unreachable
+	}
+	return re == nil || re.MatchString(v)
 }
 
 type settingsFile struct {
@@ -268,7 +273,8 @@ type settingsFile struct {
 // parseSettings decodes and validates settings.yaml.
 func parseSettings(name string, data []byte) ([]*Setting, error) {
 	var sf settingsFile
-	if err := decodeStrict(data, &sf); err != nil {
+	known, err := decodeKnown(data, &sf)
+	if err != nil {
 		return nil, &fieldError{file: name, err: err}
 	}
 	if sf.Schema != SettingsSchema {
@@ -314,12 +320,14 @@ func parseSettings(name string, data []byte) ([]*Setting, error) {
 		if s.Invalid && s.CorrectID == "" {
 			return nil, ferr(name, field+".correct_id", "an invalid name must say which one is right")
 		}
+		s.known = known
 		if s.ValuePattern != "" {
-			re, err := regexp.Compile(`^(?:` + s.ValuePattern + `)$`)
-			if err != nil {
-				return nil, ferr(name, field+".value_pattern", "%v", err)
+			s.valueRe.src = `^(?:` + s.ValuePattern + `)$`
+			if !known {
+				if _, err := s.valueRe.compile(); err != nil {
+					return nil, ferr(name, field+".value_pattern", "%v", err)
+				}
 			}
-			s.valueRe = re
 		}
 		for fam := range s.Default.Families {
 			if !knownFamily(fam) {
