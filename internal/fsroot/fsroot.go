@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -47,8 +48,12 @@ type Root struct {
 	// real holds resolved machine paths known to be folders, not links, so
 	// walks through the same folders (a sysfs class with a hundred links
 	// into /sys/devices) cost one lstat each, not one per walk.
-	real  map[string]bool
-	trace *Trace
+	real map[string]bool
+	// listings caches the names in resolved folders that Glob listed:
+	// detect's site-packages patterns list /home, /usr/lib and the like
+	// once each instead of once per pattern.
+	listings map[string][]string
+	trace    *Trace
 }
 
 // Open returns a Root for dir, which must be an existing directory.
@@ -322,13 +327,13 @@ func (r *Root) Glob(pattern string) []string {
 			if err != nil {
 				continue
 			}
-			entries, err := os.ReadDir(r.host(resolved))
+			names, err := r.listNames(resolved)
 			if err != nil {
 				continue
 			}
-			for _, e := range entries {
-				if ok, _ := path.Match(part, e.Name()); ok {
-					next = append(next, path.Join(m, e.Name()))
+			for _, n := range names {
+				if ok, _ := path.Match(part, n); ok {
+					next = append(next, path.Join(m, n))
 				}
 			}
 		}
@@ -341,6 +346,34 @@ func (r *Root) Glob(pattern string) []string {
 		r.recordMatch(m)
 	}
 	return matches
+}
+
+// listNames returns the sorted names in the resolved folder dir, listing
+// it once per Root.
+func (r *Root) listNames(dir string) ([]string, error) {
+	r.mu.Lock()
+	names, ok := r.listings[dir]
+	r.mu.Unlock()
+	if ok {
+		return names, nil
+	}
+	f, err := os.Open(r.host(dir))
+	if err != nil {
+		return nil, err
+	}
+	names, err = f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	r.mu.Lock()
+	if r.listings == nil {
+		r.listings = map[string][]string{}
+	}
+	r.listings[dir] = names
+	r.mu.Unlock()
+	return names, nil
 }
 
 // recordMatch records a glob match as a link or as a file of its mode.

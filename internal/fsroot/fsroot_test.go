@@ -118,6 +118,22 @@ func TestGlob(t *testing.T) {
 	if got := r.Glob("/nothing/*"); got != nil {
 		t.Errorf("Glob of a missing folder = %v, want nil", got)
 	}
+	// A Root lists a folder once: detect's many patterns over /home or
+	// /usr/lib share one listing, and see one state of the folder.
+	dir := r.dir
+	if err := os.Mkdir(filepath.Join(dir, "opt", "rocm-7.0.0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Glob("/opt/rocm-*"); !reflect.DeepEqual(got, []string{"/opt/rocm-6.1.0", "/opt/rocm-6.2.0"}) {
+		t.Errorf("second Glob of a listed folder = %v, want the first listing", got)
+	}
+	fresh, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.Glob("/opt/rocm-*"); len(got) != 3 {
+		t.Errorf("a new Root sees the folder as it is now: %v", got)
+	}
 }
 
 func TestReadFileTooLarge(t *testing.T) {
