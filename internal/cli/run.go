@@ -49,7 +49,8 @@ of it until it is done:
   - output reaches you byte for byte as the child writes it (progress bars
     included: on a terminal the child gets a terminal of its own), and each
     attempt's output is also kept in runs/<id>/attempt-N.log beside the
-    history (its first and last --log-limit bytes: 64M by default);
+    history (its first and last --log-limit bytes: 64M by default;
+    runs/<id> links to the folder runs/<time>-<pid> the run starts with);
   - SIGINT, SIGTERM, SIGHUP and SIGQUIT go to the child's whole process
     group; after --grace the group is killed. An interrupt is never retried;
   - a failed attempt is diagnosed. A GPU fault (gpu-memory-fault,
@@ -257,20 +258,24 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	// context, which main cancels on SIGINT/SIGTERM, does not stop it;
 	// the signals arrive on their own channel instead.
 	ctx := context.WithoutCancel(cmd.Context())
-	// Opening the history (a file, its schema, WAL mode) overlaps reading
-	// the machine: both stand between the user and the job's start.
-	// The database is not closed before the process exits: closing the
+	// Opening the history (a file, its schema, WAL mode) starts now and
+	// goes on while the machine is read and the job starts; the runner
+	// records the run once it is open. The database is not closed before the process exits: closing the
 	// last connection checkpoints the write-ahead log into the file and
 	// deletes it, two or three fsyncs (2-5 ms here) after every job, and
 	// the next run pays again to create the log. Left open, the commits
 	// are already in the log (as durable as synchronous=NORMAL makes
-	// them), SQLite's automatic checkpoint folds the log in every 1000
+	// them), SQLite's automatic checkpoint folds the log in every 64
 	// pages, and the next process to open the file takes over the log as
 	// WAL mode is designed to. history and report close normally.
-	histReady := a.openHistory(ctx, ro.historyPath)
-	// An early return still waits for the open, so that a first run's
-	// schema migration is never cut short by the exit.
-	defer histReady()
+	histPath, histPathErr := a.historyPath(ro.historyPath)
+	var histReady func() (*history.DB, error)
+	if histPathErr == nil {
+		histReady = openHistory(ctx, histPath)
+		// An early return still waits for the open, so that a first
+		// run's schema migration is never cut short by the exit.
+		defer histReady()
+	}
 	rep, sys, k, err := a.detectAndAssess(cmd, ro.root, ro.policy, ro.sdk)
 	if err != nil {
 		return err
@@ -309,15 +314,13 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	if f, ok := a.stdin.(*os.File); ok {
 		o.Stdin = f
 	}
-	switch h := histReady(); {
-	case h.pathErr != nil:
-		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded and keeps no logs\n", h.pathErr)
-	case h.openErr != nil:
-		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded\n", h.openErr)
-		o.RunsDir = filepath.Join(filepath.Dir(h.path), "runs")
-	default:
-		o.HistoryPath, o.History = h.path, h.db
-		o.RunsDir = filepath.Join(filepath.Dir(h.path), "runs")
+	if histPathErr != nil {
+		fmt.Fprintf(a.stderr, "rocm-patch: %v; this run is not recorded and keeps no logs\n", histPathErr)
+	} else {
+		// The runner takes the database when the open is done, without
+		// holding the job back for it.
+		o.HistoryPath, o.OpenHistory = histPath, histReady
+		o.RunsDir = filepath.Join(filepath.Dir(histPath), "runs")
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, stopSignals...)
@@ -337,28 +340,21 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	return nil
 }
 
-// openedHistory is the history database of a run, or why there is none.
-type openedHistory struct {
-	path    string
-	db      *history.DB
-	pathErr error // no path: neither a history nor logs
-	openErr error // a path, but the database did not open: logs only
-}
-
-// openHistory opens the history database in the background and returns
-// a function that waits for it (and may be called again).
-func (a *app) openHistory(ctx context.Context, flag string) func() openedHistory {
-	var h openedHistory
-	done := make(chan struct{})
+// openHistory opens the history database at path in the background and
+// returns a function that waits for it (and may be called again).
+func openHistory(ctx context.Context, path string) func() (*history.DB, error) {
+	var (
+		db   *history.DB
+		err  error
+		done = make(chan struct{})
+	)
 	go func() {
 		defer close(done)
-		if h.path, h.pathErr = a.historyPath(flag); h.pathErr == nil {
-			h.db, h.openErr = history.Open(ctx, h.path)
-		}
+		db, err = history.Open(ctx, path)
 	}()
-	return func() openedHistory {
+	return func() (*history.DB, error) {
 		<-done
-		return h
+		return db, err
 	}
 }
 

@@ -89,6 +89,11 @@ type Options struct {
 	// messages.
 	History     *history.DB
 	HistoryPath string
+	// OpenHistory, when History is nil, opens the history; it is called
+	// in the background while the first attempt starts, so a slow open
+	// never delays the job. An error leaves the run unrecorded, with a
+	// warning.
+	OpenHistory func() (*history.DB, error)
 	// RunsDir is where the run's directory is made (runs/ beside the
 	// history); "" keeps no logs.
 	RunsDir string
@@ -171,6 +176,11 @@ type runner struct {
 	retries int
 	res     Result
 	histErr bool
+	// history is the database once begin's background work is done;
+	// begun is closed then (nil when there is no history).
+	history *history.DB
+	begun   chan struct{}
+	openErr error
 }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
@@ -460,38 +470,80 @@ func (r *runner) announce(l *kb.Ladder) {
 	}
 }
 
-// begin records the run in history and makes its directory.
+// begin makes the run's directory and records the run in the history.
+// The job does not wait for the history: the directory is named by the
+// time and pid, known at once, and the database is opened and the run
+// inserted in the background while the first attempt starts. When it is
+// recorded, runs/<id> becomes a link to the directory, so a run found in
+// `rocm-patch history` has its logs under its id.
 func (r *runner) begin(ctx context.Context) {
-	if r.o.History != nil {
-		run := history.Run{
-			Command: r.o.Argv, Dir: r.dir, Started: r.started,
-			Policy: string(r.o.Report.Plan.Policy),
-		}
-		if r.o.System != nil {
-			run.GPU = runGPU(r.o.Report)
-			if len(r.o.System.ROCm) > 0 {
-				run.ROCmVersion = r.o.System.ROCm[0].Version
-			}
-			if len(r.o.System.Torch) > 0 {
-				run.TorchVersion = r.o.System.Torch[0].Version
-			}
-		}
-		id, err := r.o.History.BeginRun(ctx, run)
+	if r.o.RunsDir != "" {
+		dir, err := makeRunDir(r.o.RunsDir, r.started)
 		if err != nil {
-			r.historyFailed(err)
+			r.warn("no log files for this run: %v", err)
 		} else {
-			r.res.RunID = id
+			r.res.RunDir = dir
 		}
 	}
-	if r.o.RunsDir == "" {
+	if r.o.History == nil && r.o.OpenHistory == nil {
 		return
 	}
-	dir, err := makeRunDir(r.o.RunsDir, r.res.RunID, r.started)
-	if err != nil {
-		r.warn("no log files for this run: %v", err)
-		return
+	run := history.Run{
+		Command: r.o.Argv, Dir: r.dir, Started: r.started,
+		Policy: string(r.o.Report.Plan.Policy),
 	}
-	r.res.RunDir = dir
+	if r.o.System != nil {
+		run.GPU = runGPU(r.o.Report)
+		if len(r.o.System.ROCm) > 0 {
+			run.ROCmVersion = r.o.System.ROCm[0].Version
+		}
+		if len(r.o.System.Torch) > 0 {
+			run.TorchVersion = r.o.System.Torch[0].Version
+		}
+	}
+	r.begun = make(chan struct{})
+	go func() {
+		defer close(r.begun)
+		db := r.o.History
+		if db == nil {
+			var err error
+			if db, err = r.o.OpenHistory(); err != nil {
+				r.openErr = fmt.Errorf("%w; this run is not recorded", err)
+				return
+			}
+		}
+		id, err := db.BeginRun(ctx, run)
+		if err != nil {
+			r.openErr = fmt.Errorf("history: %w (the run goes on unrecorded)", err)
+			return
+		}
+		r.history, r.res.RunID = db, id
+		if r.res.RunDir != "" {
+			// A history moved aside restarts its ids: an older run may
+			// hold the name, and keeps it.
+			link := filepath.Join(r.o.RunsDir, strconv.FormatInt(id, 10))
+			if err := os.Symlink(filepath.Base(r.res.RunDir), link); err != nil {
+				r.log.Debug("run directory link", "err", err)
+			}
+		}
+	}()
+}
+
+// recorded waits for begin's background work and says whether the run is
+// in the history; the first time it is not, it says why.
+func (r *runner) recorded() bool {
+	if r.begun == nil {
+		return false
+	}
+	<-r.begun
+	if r.openErr != nil {
+		if !r.histErr {
+			r.warn("%v", r.openErr)
+		}
+		r.histErr = true
+		return false
+	}
+	return true
 }
 
 // finish records the outcome.
@@ -506,19 +558,19 @@ func (r *runner) finish(ctx context.Context) {
 		atts[n-1].ExitCode, atts[n-1].Signal = 0, ""
 	}
 	r.res.Outcome = history.DecideOutcome(atts, r.res.Interrupted)
-	if r.o.History == nil || r.res.RunID == 0 {
+	if !r.recorded() {
 		return
 	}
-	if err := r.o.History.FinishRun(ctx, r.res.RunID, r.res.Outcome, time.Time{}); err != nil {
+	if err := r.history.FinishRun(ctx, r.res.RunID, r.res.Outcome, time.Time{}); err != nil {
 		r.historyFailed(err)
 	}
 }
 
 func (r *runner) record(ctx context.Context, a history.Attempt) {
-	if r.o.History == nil || r.res.RunID == 0 {
+	if !r.recorded() {
 		return
 	}
-	if err := r.o.History.RecordAttempt(ctx, r.res.RunID, a); err != nil {
+	if err := r.history.RecordAttempt(ctx, r.res.RunID, a); err != nil {
 		r.historyFailed(err)
 	}
 }
@@ -572,23 +624,26 @@ func backoff(base time.Duration, n int) time.Duration {
 	return min(d, maxBackoff)
 }
 
-// makeRunDir makes runs/<id> (or runs/<time>-<pid> without a history id),
-// 0700 like the history beside it: logs hold whatever the job printed.
-func makeRunDir(runsDir string, id int64, started time.Time) (string, error) {
+// makeRunDir makes runs/<time>-<pid>, 0700 like the history beside it:
+// logs hold whatever the job printed. The name is known before the run
+// has a history id; two runs cannot share it (one pid, one process), and
+// a clash with a leftover folder gets a suffix.
+func makeRunDir(runsDir string, started time.Time) (string, error) {
 	if err := os.MkdirAll(runsDir, 0o700); err != nil {
 		return "", err
 	}
 	stamp := started.UTC().Format("20060102T150405Z") + "-" + strconv.Itoa(os.Getpid())
-	names := []string{stamp}
-	if id > 0 {
-		// A history that was moved aside restarts its ids; the stamp
-		// keeps the old run's logs.
-		names = []string{strconv.FormatInt(id, 10), strconv.FormatInt(id, 10) + "-" + stamp}
-	}
 	var err error
-	for _, name := range names {
+	for i := 0; i < 10; i++ {
+		name := stamp
+		if i > 0 {
+			name += "-" + strconv.Itoa(i)
+		}
 		dir := filepath.Join(runsDir, name)
-		if err = os.Mkdir(dir, 0o700); err == nil {
+		if err = os.Mkdir(dir, 0o700); err == nil || !errors.Is(err, fs.ErrExist) {
+			if err != nil {
+				return "", err
+			}
 			return dir, nil
 		}
 	}

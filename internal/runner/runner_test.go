@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,6 +81,17 @@ func TestFaultClimbsLadder(t *testing.T) {
 	}
 	if filepath.Dir(res.RunDir) != filepath.Join(filepath.Dir(f.dbPath), "runs") {
 		t.Errorf("run dir %s is not beside the history", res.RunDir)
+	}
+	// The folder is named before the run has an id; runs/<id> leads to it.
+	byID := filepath.Join(filepath.Dir(res.RunDir), strconv.FormatInt(res.RunID, 10))
+	if res.RunID == 0 {
+		t.Error("the run has no history id")
+	} else {
+		link, err1 := os.Stat(byID)
+		dir, err2 := os.Stat(res.RunDir)
+		if err1 != nil || err2 != nil || !os.SameFile(link, dir) {
+			t.Errorf("runs/%d does not lead to %s (%v, %v)", res.RunID, res.RunDir, err1, err2)
+		}
 	}
 	wantContains(t, "messages", f.msg.String(),
 		"GPU 0 AMD Radeon RX 6700 XT (gfx1031, RDNA2): risk high; policy mitigate: running on the GPU with env layer HSA_OVERRIDE_GFX_VERSION=10.3.0; CPU after 2 GPU faults (history: ~/state/history.db)",
