@@ -17,10 +17,12 @@
 //     costs, where that is written, and what earlier write-ups claimed
 //     wrongly about it.
 //
-// Later data files (the retry ladder, kernel profiles, training recipes) sit
-// beside settings.yaml and refer to settings the same way mitigations do,
-// with a [SettingValue] (setting id plus value or unset), so one validator
-// and one renderer serve them all.
+// Later data files sit beside settings.yaml. The retry ladder and the
+// kernel profiles refer to settings the same way mitigations do, with a
+// [SettingValue] (setting id plus value or unset), so one validator and one
+// renderer serve them all. The training recipes (recipes.yaml) hold
+// framework arguments instead (batch=8, amp=False), which no setting of
+// the catalogue describes; each says why and what it costs.
 //
 // # Loading
 //
