@@ -46,7 +46,7 @@ func Write(name string, perm os.FileMode, fill func(w io.Writer) error) (err err
 	if err = os.Rename(tmp.Name(), name); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // WriteFile is Write for data already in memory.
@@ -57,14 +57,15 @@ func WriteFile(name string, data []byte, perm os.FileMode) error {
 	})
 }
 
-func syncDir(dir string) error {
+// SyncDir makes the creations, renames and removals in dir survive a
+// power loss. A filesystem that cannot sync a directory is not an error:
+// the change itself has happened.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	defer d.Close()
-	// Some filesystems cannot sync a directory; the rename has still
-	// happened, so that is not worth failing the write.
 	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}

@@ -10,9 +10,6 @@
 package pypath
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,11 +17,10 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/rocm-patch/rocm-patch/internal/verdir"
 	pythonsrc "github.com/rocm-patch/rocm-patch/python"
 )
 
@@ -65,15 +61,10 @@ const BinaryName = "rocm-patch"
 // ours, or not finished.
 const marker = ".rocm-patch-python"
 
-type file struct {
-	name string // slash-separated, relative to the package folder
-	data []byte
-}
-
 // apiFiles are the embedded rocm_patch/*.py, read once. sitecustomize.py
 // is left out on purpose (see the package doc).
-var apiFiles = sync.OnceValue(func() []file {
-	var files []file
+var apiFiles = sync.OnceValue(func() []verdir.File {
+	var files []verdir.File
 	src := pythonsrc.FS()
 	// The embedded tree is fixed at build time; a walk error is a broken
 	// build, which the tests catch (no files).
@@ -85,30 +76,12 @@ var apiFiles = sync.OnceValue(func() []file {
 		if err != nil {
 			return err
 		}
-		files = append(files, file{name: p, data: data})
+		files = append(files, verdir.File{Name: p, Data: data})
 		return nil
 	})
-	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files
 })
-
-// version names a package folder by what it holds: the files and the
-// binary the link leads to. Two rocm-patch binaries in different places
-// get different folders, so neither ever rewrites a folder that a .pth of
-// the other names.
-func version(files []file, exe string) string {
-	h := sha256.New()
-	for _, f := range files {
-		h.Write([]byte(f.name))
-		h.Write([]byte{0})
-		h.Write([]byte(strconv.Itoa(len(f.data))))
-		h.Write([]byte{0})
-		h.Write(f.data)
-	}
-	h.Write([]byte("\x00binary\x00"))
-	h.Write([]byte(exe))
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
 
 // DataRoot returns $XDG_DATA_HOME when it is an absolute path, else
 // $HOME/.local/share, as the XDG base directory rules say.
@@ -147,11 +120,13 @@ func executable(name string) (string, error) {
 
 // PackageDir makes sure <DataRoot>/rocm-patch/python/<version>/ holds the
 // rocm_patch package and a link named BinaryName to the binary, and
-// returns that folder: the one to put on PYTHONPATH. A complete folder is
-// reused as it is; otherwise it is built in a private temporary folder and
-// renamed into place, so a Python process never sees half of it, and
-// concurrent callers all succeed (the first rename wins). A folder that is
-// there but wrong (edited, cut short) is moved aside and replaced.
+// returns that folder: the one to put on PYTHONPATH. The folder is
+// installed whole or not at all (see package verdir): a complete one is
+// reused, a damaged one replaced, concurrent callers all succeed. Its
+// version covers the files and the binary the link leads to, so two
+// rocm-patch binaries in different places get different folders and
+// neither ever rewrites a folder that a .pth of the other names. Older
+// versions stay: a .pth of another interpreter may still name one.
 func PackageDir(o Options) (string, error) {
 	root, err := DataRoot(o.Environ)
 	if err != nil {
@@ -162,137 +137,17 @@ func PackageDir(o Options) (string, error) {
 		return "", fmt.Errorf("python package folder: %w", err)
 	}
 	files := apiFiles()
-	v := version(files, exe)
-	base := filepath.Join(root, "rocm-patch", "python")
-	dir := filepath.Join(base, v)
-	if complete(dir, files, exe, v) {
-		return dir, nil
-	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", fmt.Errorf("python package folder: %w", err)
-	}
-	tmp, err := os.MkdirTemp(base, ".tmp-"+v+"-")
+	dir, err := verdir.Install(verdir.Spec{
+		Base:    filepath.Join(root, "rocm-patch", "python"),
+		Version: verdir.Hash(files, exe),
+		Marker:  marker,
+		Files:   files,
+		Links:   []verdir.Link{{Name: BinaryName, Target: exe}},
+	})
 	if err != nil {
 		return "", fmt.Errorf("python package folder: %w", err)
 	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	if err := populate(tmp, files, exe, v); err != nil {
-		return "", fmt.Errorf("python package folder in %s: %w", base, err)
-	}
-	for attempt := 0; ; attempt++ {
-		err := os.Rename(tmp, dir)
-		if err == nil {
-			break
-		}
-		if complete(dir, files, exe, v) {
-			return dir, nil // another call built it first
-		}
-		if attempt > 0 {
-			return "", fmt.Errorf("python package folder: %w", err)
-		}
-		// Not a complete folder: move it aside with a rename, so that a
-		// racing caller never sees it half deleted.
-		aside := filepath.Join(base, ".stale-"+v+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-		if err := os.Rename(dir, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("python package folder: move aside %s: %w", dir, err)
-		}
-		os.RemoveAll(aside)
-	}
-	if err := syncDir(base); err != nil {
-		return "", fmt.Errorf("python package folder: %w", err)
-	}
-	sweep(base)
 	return dir, nil
-}
-
-func populate(tmp string, files []file, exe, v string) error {
-	// MkdirTemp makes 0700; other users' Pythons may read a shared home's
-	// data folder, as they may read site-packages.
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	for _, f := range files {
-		name := filepath.Join(tmp, filepath.FromSlash(f.name))
-		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-			return err
-		}
-		if err := writeSynced(name, f.data); err != nil {
-			return err
-		}
-	}
-	if err := os.Symlink(exe, filepath.Join(tmp, BinaryName)); err != nil {
-		return err
-	}
-	// The marker goes last: its presence says everything above is there.
-	return writeSynced(filepath.Join(tmp, marker), []byte(v+"\n"))
-}
-
-func writeSynced(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// complete reports whether dir holds this version byte for byte, with its
-// link leading to exe. The files are a few tens of KB: checking them on
-// every call is cheap and repairs a folder someone edited.
-func complete(dir string, files []file, exe, v string) bool {
-	m, err := os.ReadFile(filepath.Join(dir, marker))
-	if err != nil || strings.TrimSpace(string(m)) != v {
-		return false
-	}
-	if target, err := os.Readlink(filepath.Join(dir, BinaryName)); err != nil || target != exe {
-		return false
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.name)))
-		if err != nil || !bytes.Equal(data, f.data) {
-			return false
-		}
-	}
-	return true
-}
-
-// sweep removes temporary and moved-aside folders that crashed calls left,
-// once they are old enough that no call can still be using them. Older
-// versions stay: a .pth of another interpreter may still name one.
-func sweep(base string) {
-	entries, err := os.ReadDir(base)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasPrefix(n, ".tmp-") && !strings.HasPrefix(n, ".stale-") {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
-			os.RemoveAll(filepath.Join(base, n))
-		}
-	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	// Some filesystems cannot sync a directory; the rename has happened.
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // getenv returns the last value of key in environ, as a child would see
@@ -312,7 +167,7 @@ func Files() []string {
 	files := apiFiles()
 	out := make([]string, 0, len(files)+1)
 	for _, f := range files {
-		out = append(out, f.name)
+		out = append(out, f.Name)
 	}
 	return append(out, BinaryName)
 }

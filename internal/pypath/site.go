@@ -261,7 +261,7 @@ func Uninstall(ctx context.Context, o Options) (Result, error) {
 	if err := os.Remove(res.PthFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Result{}, fmt.Errorf("uninstall: %w", err)
 	}
-	if err := syncDir(site.Dir); err != nil {
+	if err := atomicfile.SyncDir(site.Dir); err != nil {
 		return Result{}, fmt.Errorf("uninstall: %w", err)
 	}
 	res.PackageDir, res.Changed = dir, true
