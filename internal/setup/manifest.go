@@ -2,8 +2,6 @@ package setup
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/rocm-patch/rocm-patch/internal/atomicfile"
+	"github.com/rocm-patch/rocm-patch/internal/kparams"
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // ManifestSchema names the format of the manifest.
@@ -105,13 +104,11 @@ type KernelChange struct {
 	Applied time.Time `json:"applied"`
 }
 
-var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var sha256Hex = lazyre.New(`^[0-9a-f]{64}$`)
 
-// digest is the lower-case hex SHA-256 of data.
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
+// digest is the lower-case hex SHA-256 of data, as kparams' state file
+// keeps it too.
+func digest(data []byte) string { return kparams.Digest(data) }
 
 // ParseManifest reads and validates a manifest. Everything undo acts on is
 // checked: paths are absolute, a block has the shape of a block, so that
@@ -151,7 +148,7 @@ func (c Change) check() error {
 	if err := checkDirs(c.Dirs); err != nil {
 		return fmt.Errorf("dirs: %w", err)
 	}
-	if c.SHA256 != "" && !sha256Hex.MatchString(c.SHA256) {
+	if c.SHA256 != "" && !sha256Hex().MatchString(c.SHA256) {
 		return fmt.Errorf("sha256 %q is not a hex SHA-256", c.SHA256)
 	}
 	n := 0
