@@ -3,9 +3,10 @@ package kb
 import (
 	_ "embed" // recipes.yaml
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // RecipesSchema names the format of recipes.yaml.
@@ -88,11 +89,11 @@ type recipesFile struct {
 
 // recipeKey is what an argument's key must look like: an Ultralytics
 // argument name.
-var recipeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+var recipeKey = lazyre.New(`^[a-z][a-z0-9_]*$`)
 
 // recipeValue is what a value may hold: one word that no shell, and no
 // key=value parser, splits or reinterprets.
-var recipeValue = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
+var recipeValue = lazyre.New(`^[A-Za-z0-9_.+-]+$`)
 
 // reservedKeys are arguments a recipe must not set: they decide what is
 // trained and where (the user's), the device (the retry ladder's CPU
@@ -208,15 +209,15 @@ func checkRecipe(name, field string, r *TrainingRecipe) error {
 	for i, a := range r.Arguments {
 		af := fmt.Sprintf("%s.arguments[%d]", field, i)
 		switch {
-		case !recipeKey.MatchString(a.Key):
+		case !recipeKey().MatchString(a.Key):
 			return ferr(name, af+".key", "%q is not an argument name (lowercase letters, digits, _)", a.Key)
 		case contains(reservedKeys, a.Key):
 			return ferr(name, af+".key", "%q is not a recipe's to set (%s are the user's, the ladder's or resume's)", a.Key, strings.Join(reservedKeys, ", "))
 		case keys[a.Key]:
 			return ferr(name, af+".key", "%s is set twice", a.Key)
-		case !recipeValue.MatchString(a.Value):
+		case !recipeValue().MatchString(a.Value):
 			return ferr(name, af+".value", "%q is not one plain word (letters, digits, _ . + -)", a.Value)
-		case a.Default != "" && !recipeValue.MatchString(a.Default):
+		case a.Default != "" && !recipeValue().MatchString(a.Default):
 			return ferr(name, af+".default", "%q is not one plain word (letters, digits, _ . + -)", a.Default)
 		case a.Default == a.Value:
 			return ferr(name, af+".value", "%s is the default; a recipe adds what changes something", a)

@@ -181,7 +181,7 @@ func FuzzParseRecipes(f *testing.F) {
 				t.Errorf("accepted script recipe %+v", r)
 			}
 			for _, a := range r.Arguments {
-				if contains(reservedKeys, a.Key) || !recipeValue.MatchString(a.Value) || strings.ContainsAny(a.String()[len(a.Key)+1:], "= \t\n'\"") {
+				if contains(reservedKeys, a.Key) || !recipeValue().MatchString(a.Value) || strings.ContainsAny(a.String()[len(a.Key)+1:], "= \t\n'\"") {
 					t.Errorf("accepted argument %q", a)
 				}
 			}

@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
 // Recipe is a way to make a retry continue a training job instead of
@@ -111,7 +112,7 @@ func UltralyticsResumeArgv(orig []string, weights string, cpu bool) []string {
 
 // lightningResume recognises a script that resumes from "last" or reads
 // ROCM_PATCH_RESUME.
-var lightningResume = regexp.MustCompile(`ckpt_path\s*=\s*["']last["']|` + EnvResume)
+var lightningResume = lazyre.New(`ckpt_path\s*=\s*["']last["']|` + EnvResume)
 
 // maxScriptBytes bounds how much of a script LightningCheck reads.
 const maxScriptBytes = 4 << 20
@@ -140,7 +141,7 @@ func LightningCheck(argv []string, dir string) []string {
 		if err != nil {
 			continue
 		}
-		if !lightningResume.Match(data) {
+		if !lightningResume().Match(data) {
 			missing = append(missing, a)
 		}
 	}
