@@ -168,7 +168,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 type runner struct {
 	o Options
-	// matcher waits for the matcher compiled in the background.
+	// matcher compiles the diagnosis matcher on its first call.
 	matcher func() (*diagnose.Matcher, error)
 	log     *slog.Logger
 	dir     string
