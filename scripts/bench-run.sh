@@ -27,7 +27,7 @@ go build -o "$work/rocm-patch" ./cmd/rocm-patch
 # rocm-patch run writes its history and attempt logs under XDG_STATE_HOME.
 export XDG_STATE_HOME=$work/state
 RP="$work/rocm-patch run -q --"
-go build -o "$work/writer" ./internal/supervise/internal/testprog
+go build -o "$work/writer" ./internal/testutil/testprog
 SUP="$work/benchmain --"
 true_bin=$(command -v true)
 gib=$((1 << 30))

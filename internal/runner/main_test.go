@@ -7,40 +7,32 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/rocm-patch/rocm-patch/internal/testutil"
-
 	"github.com/rocm-patch/rocm-patch/internal/assess"
 	"github.com/rocm-patch/rocm-patch/internal/fsroot"
 	"github.com/rocm-patch/rocm-patch/internal/history"
 	"github.com/rocm-patch/rocm-patch/internal/system"
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 )
 
-// testprog is the helper child built from internal/testprog.
+// testprog is the helper child (testutil.BuildTestprog).
 var testprog string
 
-// TestMain builds the helper child once: a real program, so it dies of
-// signals and keeps pipes open the way a training process does.
+// TestMain builds the helper child once.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "runner-test-")
+	path, cleanup, err := testutil.BuildTestprog()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testprog = filepath.Join(dir, "testprog")
-	if out, err := exec.Command("go", "build", "-o", testprog, "./internal/testprog").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build testprog: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	testprog = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -5,37 +5,29 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/rocm-patch/rocm-patch/internal/testutil"
 )
 
 var (
-	// testprog is the helper child built from internal/testprog.
+	// testprog is the helper child (testutil.BuildTestprog).
 	testprog string
 	long     = flag.Bool("long", false, "also pass 1 GiB of 10 MB lines through Run")
 )
 
-// TestMain builds the helper child once. It is a real program, not the
-// test binary run again, so it is not slowed by -race and dies of signals
-// the way a training script does.
+// TestMain builds the helper child once.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "supervise-test-")
+	path, cleanup, err := testutil.BuildTestprog()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testprog = filepath.Join(dir, "testprog")
-	build := exec.Command("go", "build", "-o", testprog, "./internal/testprog")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build testprog: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	testprog = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

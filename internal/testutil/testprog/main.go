@@ -1,13 +1,20 @@
-// Command testprog is the child that the supervise tests and
+// Command testprog is the child that the supervise and runner tests and
 // scripts/bench-run.sh run: each mode behaves like one kind of training
 // process the supervisor must handle (one that aborts on a GPU fault, one
-// that ignores SIGTERM, one that leaves workers holding its pipes, one that
-// floods its output).
+// that fails for a reason a retry cannot fix, one that ignores SIGTERM, one
+// that leaves workers holding its pipes, one that floods its output).
 //
-// Usage: testprog MODE [ARGS]
+// Usage: testprog [-env FILE] MODE [ARGS]
 //
+//	-env FILE            first append one JSON line to FILE: the ROCm, HIP,
+//	                     PyTorch and rocm-patch variables and PYTHONPATH the
+//	                     process sees, and its arguments
 //	exit N               exit with status N
 //	fault                print a step and a ROCm fault line, then abort (SIGABRT)
+//	faultuntil N         fault while ROCM_PATCH_ATTEMPT < N, then print "trained"
+//	nocode               print hipErrorNoBinaryForGpu as PyTorch raises it, exit 1
+//	exception            print a Python traceback (ValueError), exit 1
+//	progress N           draw a tqdm-like bar N times with \r, then a newline
 //	ignoreterm           ignore SIGTERM and SIGINT, print "ready", sleep a minute
 //	sigwait              print "ready", then on SIGINT/SIGTERM/SIGHUP/SIGQUIT print
 //	                     "got <signal>" and die of that signal
@@ -30,6 +37,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -47,19 +55,43 @@ import (
 // FaultLine is a ROCm memory access fault as the HSA runtime prints it.
 const FaultLine = "Memory access fault by GPU node-1 (Agent handle: 0x55d0c8a3e0f0) on address 0x7f3a1c000000. Reason: Page not present or supervisor privilege."
 
+// envPrefixes select the variables -env records.
+var envPrefixes = []string{"ROCM_PATCH_", "PYTORCH_", "HIP_", "ROCR_", "CUDA_", "HSA_", "PYTHONUNBUFFERED", "PYTHONPATH"}
+
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testprog MODE [ARGS]")
+	argv := os.Args[1:]
+	if len(argv) >= 2 && argv[0] == "-env" {
+		dumpEnv(argv[1])
+		argv = argv[2:]
+	}
+	if len(argv) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: testprog [-env FILE] MODE [ARGS]")
 		os.Exit(2)
 	}
-	mode, args := os.Args[1], os.Args[2:]
+	mode, args := argv[0], argv[1:]
 	switch mode {
 	case "exit":
 		os.Exit(atoi(arg(args, 0)))
 	case "fault":
-		fmt.Println("epoch 0 step 1 loss 2.3")
-		fmt.Fprintln(os.Stderr, FaultLine)
-		die(syscall.SIGABRT)
+		fault()
+	case "faultuntil":
+		n, _ := strconv.Atoi(os.Getenv("ROCM_PATCH_ATTEMPT"))
+		if n < atoi(arg(args, 0)) {
+			fault()
+		}
+		fmt.Println("trained")
+	case "nocode":
+		fmt.Fprintln(os.Stderr, "RuntimeError: HIP error: hipErrorNoBinaryForGpu: Unable to find code object for all current devices!")
+		os.Exit(1)
+	case "exception":
+		fmt.Fprintln(os.Stderr, "Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n    raise ValueError(\"bad learning rate\")\nValueError: bad learning rate")
+		os.Exit(1)
+	case "progress":
+		n := atoi(arg(args, 0))
+		for i := 1; i <= n; i++ {
+			fmt.Printf("\r%3d%%|%-20s| %d/%d [00:01<00:00, 42.00it/s]", i*100/n, strings.Repeat("#", i*20/n), i, n)
+		}
+		fmt.Println()
 	case "ignoreterm":
 		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
 		fmt.Println("ready")
@@ -142,11 +174,40 @@ func main() {
 	}
 }
 
+func fault() {
+	fmt.Println("epoch 0 step 1 loss 2.3")
+	fmt.Fprintln(os.Stderr, FaultLine)
+	die(syscall.SIGABRT)
+}
+
+// dumpEnv appends the selected variables as one JSON object; a variable
+// set but empty is recorded as "", an unset one is absent.
+func dumpEnv(file string) {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		for _, p := range envPrefixes {
+			if strings.HasPrefix(name, p) {
+				vars[name] = val
+			}
+		}
+	}
+	vars["argv"] = strings.Join(os.Args[1:], " ")
+	line, err := json.Marshal(vars)
+	check(err)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	check(err)
+	_, err = f.Write(append(line, '\n'))
+	check(err)
+	check(f.Close())
+}
+
 // die ends the process by sig's default action, as a C program's abort()
 // or an unhandled signal does. The Go runtime turns SIGABRT and SIGQUIT
 // into a goroutine dump and exit status 2, so the process replaces itself
 // with a shell (same pid, same descriptors) that signals itself.
 func die(sig syscall.Signal) {
+	signal.Reset()
 	err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -" + strconv.Itoa(int(sig)) + " $$"}, os.Environ())
 	fmt.Fprintln(os.Stderr, "testprog: exec sh:", err)
 	os.Exit(99)
