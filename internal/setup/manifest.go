@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rocm-patch/rocm-patch/internal/atomicfile"
-	"github.com/rocm-patch/rocm-patch/internal/kparams"
 	"github.com/rocm-patch/rocm-patch/internal/lazyre"
 )
 
@@ -105,10 +104,6 @@ type KernelChange struct {
 }
 
 var sha256Hex = lazyre.New(`^[0-9a-f]{64}$`)
-
-// digest is the lower-case hex SHA-256 of data, as kparams' state file
-// keeps it too.
-func digest(data []byte) string { return kparams.Digest(data) }
 
 // ParseManifest reads and validates a manifest. Everything undo acts on is
 // checked: paths are absolute, a block has the shape of a block, so that

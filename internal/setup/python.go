@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rocm-patch/rocm-patch/internal/kparams"
 	"github.com/rocm-patch/rocm-patch/internal/pypath"
 )
 
@@ -45,7 +46,7 @@ func (s *Session) PlanPython(ctx context.Context, o pypath.Options) (*PythonPlan
 	p.Exists = fi != nil
 	if i := s.Manifest.find(StepPython, p.PthFile); i >= 0 && fi != nil {
 		c := s.Manifest.Changes[i]
-		if digest(cur) == c.SHA256 && c.Python.Executable == o.Executable {
+		if kparams.Digest(cur) == c.SHA256 && c.Python.Executable == o.Executable {
 			if st, err := os.Stat(c.Python.PackageDir); err == nil && st.IsDir() {
 				p.Nothing = true
 			}
@@ -79,7 +80,7 @@ func (s *Session) ApplyPython(ctx context.Context, p *PythonPlan) (*Change, pypa
 		Time:    s.Now().UTC(),
 		File:    res.PthFile,
 		Created: !p.Exists,
-		SHA256:  digest(data),
+		SHA256:  kparams.Digest(data),
 		Python:  &PythonChange{Python: p.options.Python, Executable: p.options.Executable, PackageDir: res.PackageDir},
 	}
 	for _, d := range missing {
@@ -124,7 +125,7 @@ func planPythonUndo(ctx context.Context, c Change, o UndoOptions) (*Undo, error)
 		u.Note = c.File + " no longer exists"
 		return u, nil
 	}
-	if digest(cur) != c.SHA256 {
+	if kparams.Digest(cur) != c.SHA256 {
 		// Rewritten since (rocm-patch python-path --install from another
 		// binary, an edit): no longer what setup added, so it stays.
 		u.Action = UndoForget

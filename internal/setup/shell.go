@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/rocm-patch/rocm-patch/internal/atomicfile"
+	"github.com/rocm-patch/rocm-patch/internal/kparams"
 )
 
 // ErrChanged is wrapped when a file changed between the plan and the write.
@@ -152,7 +153,7 @@ func (s *Session) ApplyShell(p *ShellPlan) (*Change, error) {
 		c.Shell = &sc
 	}
 	c.Time = s.Now().UTC()
-	c.SHA256 = digest(out)
+	c.SHA256 = kparams.Digest(out)
 	if err := s.record(c); err != nil {
 		removeEmptyDirs(c.Dirs)
 		return nil, err

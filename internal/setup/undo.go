@@ -113,7 +113,7 @@ func planShellUndo(c Change) (*Undo, error) {
 	}
 	u.result = out
 	u.Action = UndoRestore
-	changed := digest(cur) != c.SHA256
+	changed := kparams.Digest(cur) != c.SHA256
 	switch {
 	case c.Created && len(out) == 0:
 		u.Action = UndoRemoveFile
