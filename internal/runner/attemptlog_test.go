@@ -16,10 +16,7 @@ func writeLog(t *testing.T, limit int64, data []byte, pieces []int) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "attempt-1.log")
-	l, err := openAttemptLog(path, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newAttemptLog(path, limit)
 	for i, rest := 0, data; len(rest) > 0; i++ {
 		n := min(pieces[i%len(pieces)], len(rest))
 		if got, err := l.Write(rest[:n]); err != nil || got != n {
@@ -33,6 +30,16 @@ func writeLog(t *testing.T, limit int64, data []byte, pieces []int) []byte {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(data) == 0 {
+		// Nothing printed: no file at all.
+		if len(entries) != 0 || l.Created() {
+			t.Fatalf("an attempt that printed nothing left %v (Created %v), want no file", entries, l.Created())
+		}
+		return nil
+	}
+	if !l.Created() {
+		t.Fatal("Created() is false after a write")
 	}
 	if len(entries) != 1 {
 		t.Fatalf("the run folder holds %d files after Close, want only the log: %v", len(entries), entries)
@@ -198,4 +205,39 @@ func FuzzParseSize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAttemptLogFileOnFirstWrite checks that the log file appears with the
+// first byte of output, not before, and that a log that cannot be created
+// says so from Write and again from Close.
+func TestAttemptLogFileOnFirstWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "attempt-1.log")
+	l := newAttemptLog(path, DefaultLogLimit)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the log exists before any output: %v", err)
+	}
+	if writeLog(t, DefaultLogLimit, nil, []int{1}) != nil {
+		t.Fatal("an empty log returned content")
+	}
+	if _, err := l.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no log after the first write: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := newAttemptLog(filepath.Join(dir, "missing", "attempt-1.log"), DefaultLogLimit)
+	if _, err := bad.Write([]byte("x")); err == nil {
+		t.Fatal("Write into a missing folder succeeded")
+	}
+	if bad.Created() {
+		t.Error("Created() is true for a log that could not be made")
+	}
+	if err := bad.Close(); err == nil {
+		t.Error("Close hid the error that stopped the log")
+	}
 }

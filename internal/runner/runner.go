@@ -276,18 +276,11 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 	r.resetShimReport()
 	var logFile *attemptLog
 	if r.res.RunDir != "" {
-		a.LogPath = filepath.Join(r.res.RunDir, fmt.Sprintf("attempt-%d.log", rung.N))
 		limit := r.o.LogLimit
 		if limit == 0 {
 			limit = DefaultLogLimit
 		}
-		f, err := openAttemptLog(a.LogPath, limit)
-		if err != nil {
-			r.warn("cannot keep the output of attempt %d: %v", rung.N, err)
-			a.LogPath = ""
-		} else {
-			logFile = f
-		}
+		logFile = newAttemptLog(filepath.Join(r.res.RunDir, fmt.Sprintf("attempt-%d.log", rung.N)), limit)
 	}
 	session := &lazySession{r: r, name: fmt.Sprintf("attempt-%d", rung.N)}
 	// The matcher scans in chunks; handing it one short line at a time
@@ -334,8 +327,11 @@ func (r *runner) attempt(ctx context.Context, rung Rung, argv []string, gpus []a
 	a.Started = time.Now()
 	res, err := supervise.Run(ctx, spec)
 	if logFile != nil {
-		if cerr := logFile.Close(); cerr != nil && res.WriteErr == nil {
+		if cerr := logFile.Close(); cerr != nil {
 			r.warn("the log of attempt %d is incomplete: %v", rung.N, cerr)
+		}
+		if logFile.Created() {
+			a.LogPath = logFile.path
 		}
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -378,17 +379,39 @@ func TestCommandNotFound(t *testing.T) {
 func TestNoHistory(t *testing.T) {
 	f := newFixture(t, "no-gpu", assess.PolicyMitigate)
 	f.opts.History, f.opts.HistoryPath = nil, ""
-	f.opts.Argv = f.child("exit", "0")
+	f.opts.Argv = f.child("progress", "3")
 	res := f.run(t)
 	if res.ExitCode != 0 || res.RunID != 0 || res.RunDir == "" || res.Outcome != history.OutcomeOK {
 		t.Fatalf("%+v", res)
 	}
-	if _, err := os.Stat(res.Attempts[0].LogPath); err != nil {
-		t.Error(err)
+	if log, err := os.ReadFile(res.Attempts[0].LogPath); err != nil || !bytes.Contains(log, []byte("3/3")) {
+		t.Errorf("log %q: %v", log, err)
 	}
 	wantContains(t, "messages", f.msg.String(), "no AMD GPU in use; policy mitigate: running on the CPU; no retries\n")
 	if env := f.envs(t)[0]; env["ROCM_PATCH_DEVICE"] != "cpu" {
 		t.Errorf("env %v", env)
+	}
+}
+
+// TestSilentAttemptNoLog: an attempt that prints nothing leaves no log
+// file, and its history row names none.
+func TestSilentAttemptNoLog(t *testing.T) {
+	f := newFixture(t, "no-gpu", assess.PolicyMitigate)
+	f.opts.Argv = f.child("exit", "0")
+	res := f.run(t)
+	if res.ExitCode != 0 || res.RunDir == "" {
+		t.Fatalf("%+v", res)
+	}
+	if p := res.Attempts[0].LogPath; p != "" {
+		t.Errorf("log path %q for an attempt that printed nothing", p)
+	}
+	entries, err := os.ReadDir(res.RunDir)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("run folder holds %v (%v), want nothing", entries, err)
+	}
+	runs := f.runs(t)
+	if len(runs) != 1 || len(runs[0].Attempts) != 1 || runs[0].Attempts[0].LogPath != "" {
+		t.Errorf("history %+v", runs)
 	}
 }
 
