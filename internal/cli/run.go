@@ -48,9 +48,9 @@ of it until it is done:
     none (torch.cuda.is_available() is False), and run says why;
   - output reaches you byte for byte as the child writes it (progress bars
     included: on a terminal the child gets a terminal of its own), and each
-    attempt's output is also kept in runs/<id>/attempt-N.log beside the
-    history (its first and last --log-limit bytes: 64M by default;
-    runs/<id> links to the folder runs/<time>-<pid> the run starts with);
+    attempt's output is also kept in runs/<time>-<pid>/attempt-N.log beside
+    the history (its first and last --log-limit bytes: 64M by default;
+    rocm-patch history --json shows each run's folder as run_dir);
   - SIGINT, SIGTERM, SIGHUP and SIGQUIT go to the child's whole process
     group; after --grace the group is killed. An interrupt is never retried;
   - a failed attempt is diagnosed. A GPU fault (gpu-memory-fault,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/rocm-patch/rocm-patch/internal/history"
 )
 
 // faultLine is a ROCm memory access fault as the HSA runtime prints it.
@@ -132,19 +133,29 @@ kill -ABRT $$`
 func TestRunDefaultHistory(t *testing.T) {
 	state := t.TempDir()
 	env := append(runEnv(t), "XDG_STATE_HOME="+state)
-	_, stderr, code := run(t, env, "run", "-q", "--root", example(t, "no-gpu"), "--", "sh", "-c", `echo "$ROCM_PATCH_RUN_DIR"`)
+	stdout, stderr, code := run(t, env, "run", "-q", "--root", example(t, "no-gpu"), "--", "sh", "-c", `echo "$ROCM_PATCH_RUN_DIR"`)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(state, "rocm-patch", "history.db")); err != nil {
 		t.Error(err)
 	}
-	if _, err := os.Stat(filepath.Join(state, "rocm-patch", "runs", "1", "attempt-1.log")); err != nil {
-		t.Error(err)
+	runDir := strings.TrimSpace(stdout)
+	if filepath.Dir(runDir) != filepath.Join(state, "rocm-patch", "runs") {
+		t.Errorf("ROCM_PATCH_RUN_DIR %q is not in runs/ beside the history", runDir)
+	}
+	if log, err := os.ReadFile(filepath.Join(runDir, "attempt-1.log")); err != nil || string(log) != stdout {
+		t.Errorf("attempt log %q (%v), want the output %q", log, err, stdout)
 	}
 	out, _, _ := run(t, env, "history")
 	if !strings.Contains(out, `sh -c 'echo "$ROCM_PATCH_RUN_DIR"'`) {
 		t.Errorf("history:\n%s", out)
+	}
+	js, _, _ := run(t, env, "history", "--json")
+	var doc history.Document
+	if err := json.Unmarshal([]byte(js), &doc); err != nil || len(doc.Runs) != 1 || doc.Runs[0].RunDir != runDir ||
+		doc.Runs[0].Attempts[0].LogPath != filepath.Join(runDir, "attempt-1.log") {
+		t.Errorf("history --json (%v):\n%s", err, js)
 	}
 }
 

@@ -27,6 +27,7 @@ type RunJSON struct {
 	Attempts []AttemptJSON `json:"attempts"`
 
 	Dir          string     `json:"dir"`
+	RunDir       string     `json:"run_dir"`
 	Finished     *time.Time `json:"finished"`
 	Policy       string     `json:"policy"`
 	GPU          GPUJSON    `json:"gpu"`
@@ -83,6 +84,7 @@ func NewDocument(runs []Run) Document {
 			Outcome:      r.Outcome,
 			Attempts:     make([]AttemptJSON, 0, len(r.Attempts)),
 			Dir:          r.Dir,
+			RunDir:       r.RunDir,
 			Policy:       r.Policy,
 			GPU:          GPUJSON{Target: r.GPU.Target, Family: r.GPU.Family, Name: r.GPU.Name},
 			ROCmVersion:  r.ROCmVersion,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func seedRun(t *testing.T, d *DB) int64 {
 	t.Helper()
 	ctx := context.Background()
 	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	id, err := d.BeginRun(ctx, Run{Command: []string{"python", "train.py"}, Started: start})
+	id, err := d.BeginRun(ctx, Run{Command: []string{"python", "train.py"}, RunDir: "/state/runs/x", Started: start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,16 +63,16 @@ func TestMigrateFromV1(t *testing.T) {
 
 	d, err = Open(ctx, path)
 	if err != nil {
-		t.Fatalf("upgrade to v2: %v", err)
+		t.Fatalf("upgrade to v%d: %v", SchemaVersion, err)
 	}
-	if v := pragmaInt(t, d, "user_version"); v != 2 {
-		t.Errorf("user_version = %d after upgrade, want 2", v)
+	if v := pragmaInt(t, d, "user_version"); v != SchemaVersion {
+		t.Errorf("user_version = %d after upgrade, want %d", v, SchemaVersion)
 	}
 	runs, err := d.Runs(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 1 || runs[0].ID != id || len(runs[0].Attempts) != 1 || runs[0].Attempts[0].Class != "gpu-memory-fault" {
+	if len(runs) != 1 || runs[0].ID != id || len(runs[0].Attempts) != 1 || runs[0].Attempts[0].Class != "gpu-memory-fault" || runs[0].RunDir != "" {
 		t.Fatalf("v1 data after upgrade: %+v", runs)
 	}
 	if s := runs[0].Attempts[0].Shim; s != nil {
@@ -81,21 +82,22 @@ func TestMigrateFromV1(t *testing.T) {
 	if err := d.db.QueryRow(`SELECT shim_json FROM attempts WHERE run_id = ?`, id).Scan(&shim); err != nil || shim.Valid {
 		t.Errorf("new column on an old row: %+v, %v", shim, err)
 	}
-	// A v2 build writes and reads the shim report beside the old rows.
+	// A current build writes and reads the shim report and the run folder
+	// beside the old rows.
 	id2 := seedRun(t, d)
 	runs, err = d.Runs(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 2 || runs[0].ID != id2 || string(runs[0].Attempts[0].Shim) != `{"loaded":true,"fallbacks":2}` {
-		t.Errorf("after a v2 write: %+v", runs)
+	if len(runs) != 2 || runs[0].ID != id2 || string(runs[0].Attempts[0].Shim) != `{"loaded":true,"fallbacks":2}` || runs[0].RunDir != "/state/runs/x" {
+		t.Errorf("after a current write: %+v", runs)
 	}
 	d.Close()
 
 	// The v1 build now meets a newer file and must refuse it.
 	_, err = open(ctx, path, v1)
-	if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "version 2") || !strings.Contains(err.Error(), "up to 1") {
-		t.Errorf("v1 opening a v2 file: %v", err)
+	if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", SchemaVersion)) || !strings.Contains(err.Error(), "up to 1") {
+		t.Errorf("v1 opening a current file: %v", err)
 	}
 }
 

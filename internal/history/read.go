@@ -24,7 +24,7 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	defer tx.Rollback()
 
 	const newest = `SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT ?`
-	rows, err := tx.QueryContext(ctx, `SELECT id, command, dir, started, finished, policy,
+	rows, err := tx.QueryContext(ctx, `SELECT id, command, dir, run_dir, started, finished, policy,
 		gpu_target, gpu_family, gpu_name, rocm_version, torch_version, outcome
 		FROM runs WHERE id IN (`+newest+`) ORDER BY started DESC, id DESC`, limit)
 	if err != nil {
@@ -84,7 +84,7 @@ func scanRun(rows *sql.Rows) (Run, error) {
 		finished sql.NullString
 		outcome  string
 	)
-	if err := rows.Scan(&r.ID, &cmd, &r.Dir, &started, &finished, &r.Policy,
+	if err := rows.Scan(&r.ID, &cmd, &r.Dir, &r.RunDir, &started, &finished, &r.Policy,
 		&r.GPU.Target, &r.GPU.Family, &r.GPU.Name, &r.ROCmVersion, &r.TorchVersion, &outcome); err != nil {
 		return r, err
 	}

@@ -46,6 +46,12 @@ type migration struct {
 //	  the attempt (shim.Report as JSON, a JSON object); NULL when the shim
 //	  was not loaded (--no-shim, and every attempt recorded before
 //	  version 2), so that "no shim" and "a shim that saw no torch" differ.
+//
+// Version 3:
+//
+//	runs.run_dir TEXT: the folder that holds the run's attempt logs and
+//	  shim reports (runs/<time>-<pid>/ beside the database); '' when the
+//	  run kept none, and for every run recorded before version 3.
 var migrations = []migration{
 	{
 		version: 1,
@@ -95,8 +101,13 @@ var migrations = []migration{
 		name:    "attempts.shim_json",
 		stmts:   []string{`ALTER TABLE attempts ADD COLUMN shim_json TEXT`},
 	},
+	{
+		version: 3,
+		name:    "runs.run_dir",
+		stmts:   []string{`ALTER TABLE runs ADD COLUMN run_dir TEXT NOT NULL DEFAULT ''`},
+	},
 }
 
 // SchemaVersion is the schema version this build writes: the last
 // migration's (a test keeps the two equal).
-const SchemaVersion = 2
+const SchemaVersion = 3

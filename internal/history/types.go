@@ -92,6 +92,8 @@ type Run struct {
 	Command []string
 	// Dir is the working directory it ran in.
 	Dir string
+	// RunDir is the folder of its attempt logs; "" when it kept none.
+	RunDir string
 	// Started is when the supervisor began; Finished is zero until
 	// FinishRun.
 	Started  time.Time

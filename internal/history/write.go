@@ -33,9 +33,9 @@ func (d *DB) BeginRun(ctx context.Context, r Run) (int64, error) {
 		return 0, fmt.Errorf("history %s: begin run: %w", d.path, err)
 	}
 	res, err := d.db.ExecContext(ctx, `INSERT INTO runs
-		(command, dir, started, policy, gpu_target, gpu_family, gpu_name, rocm_version, torch_version, outcome)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(cmd), r.Dir, formatTime(r.Started), r.Policy,
+		(command, dir, run_dir, started, policy, gpu_target, gpu_family, gpu_name, rocm_version, torch_version, outcome)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(cmd), r.Dir, r.RunDir, formatTime(r.Started), r.Policy,
 		r.GPU.Target, r.GPU.Family, r.GPU.Name, r.ROCmVersion, r.TorchVersion, string(OutcomeRunning))
 	if err != nil {
 		return 0, d.fail("begin run", err)

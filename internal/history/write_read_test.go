@@ -28,6 +28,7 @@ func fixtureRuns() []Run {
 		{
 			Command:     []string{"python", "train.py", "--epochs", "3"},
 			Dir:         "/home/u/eeg",
+			RunDir:      "/home/u/.local/state/rocm-patch/runs/20250301T093000Z-4242",
 			Started:     t0,
 			Policy:      "mitigate",
 			GPU:         GPU{Target: "gfx1031", Family: "RDNA2", Name: "AMD Radeon RX 6700 XT"},

@@ -469,9 +469,9 @@ func (r *runner) announce(l *kb.Ladder) {
 // begin makes the run's directory and records the run in the history.
 // The job does not wait for the history: the directory is named by the
 // time and pid, known at once, and the database is opened and the run
-// inserted in the background while the first attempt starts. When it is
-// recorded, runs/<id> becomes a link to the directory, so a run found in
-// `rocm-patch history` has its logs under its id.
+// inserted in the background while the first attempt starts. The history
+// keeps the directory's path with the run (`rocm-patch history --json`
+// shows it as run_dir).
 func (r *runner) begin(ctx context.Context) {
 	if r.o.RunsDir != "" {
 		dir, err := makeRunDir(r.o.RunsDir, r.started)
@@ -485,7 +485,7 @@ func (r *runner) begin(ctx context.Context) {
 		return
 	}
 	run := history.Run{
-		Command: r.o.Argv, Dir: r.dir, Started: r.started,
+		Command: r.o.Argv, Dir: r.dir, RunDir: r.res.RunDir, Started: r.started,
 		Policy: string(r.o.Report.Plan.Policy),
 	}
 	if r.o.System != nil {
@@ -514,14 +514,6 @@ func (r *runner) begin(ctx context.Context) {
 			return
 		}
 		r.history, r.res.RunID = db, id
-		if r.res.RunDir != "" {
-			// A history moved aside restarts its ids: an older run may
-			// hold the name, and keeps it.
-			link := filepath.Join(r.o.RunsDir, strconv.FormatInt(id, 10))
-			if err := os.Symlink(filepath.Base(r.res.RunDir), link); err != nil {
-				r.log.Debug("run directory link", "err", err)
-			}
-		}
 	}()
 }
 
