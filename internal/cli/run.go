@@ -258,6 +258,16 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 	// context, which main cancels on SIGINT/SIGTERM, does not stop it;
 	// the signals arrive on their own channel instead.
 	ctx := context.WithoutCancel(cmd.Context())
+	// They are caught from before the child starts until run returns. The
+	// registration waits for the runtime's signal thread (a few tenths of
+	// a millisecond on a small VM), so it goes on while the machine is
+	// read.
+	sigs := make(chan os.Signal, 8)
+	sigsCaught := notifyInBackground(sigs, stopSignals...)
+	defer func() {
+		sigsCaught()
+		signal.Stop(sigs)
+	}()
 	// Opening the history (a file, its schema, WAL mode) starts now and
 	// goes on while the machine is read and the job starts; the runner
 	// records the run once it is open. The database is not closed before the process exits: closing the
@@ -322,9 +332,7 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 		o.HistoryPath, o.OpenHistory = histPath, histReady
 		o.RunsDir = filepath.Join(filepath.Dir(histPath), "runs")
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, stopSignals...)
-	defer signal.Stop(sigs)
+	sigsCaught()
 	o.Signals = sigs
 	if o.Shim, err = shimReady(); err != nil {
 		fmt.Fprintf(a.stderr, "rocm-patch: the Python shim is off for this run: %v\n", err)
@@ -338,6 +346,17 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 		return withCode(res.ExitCode, nil)
 	}
 	return nil
+}
+
+// notifyInBackground relays sigs to c (signal.Notify) from a goroutine and
+// returns a function that waits until they are caught.
+func notifyInBackground(c chan<- os.Signal, sigs ...os.Signal) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		signal.Notify(c, sigs...)
+	}()
+	return func() { <-done }
 }
 
 // openHistory opens the history database at path in the background and
