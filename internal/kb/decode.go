@@ -3,6 +3,8 @@ package kb
 import (
 	"bytes"
 	"crypto/sha256"
+	"io"
+	"io/fs"
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
@@ -42,6 +44,40 @@ func decodeKnown(data []byte, v any) (known bool, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	return false, dec.Decode(v)
+}
+
+// predecodedEntry returns a new copy of the embedded entry file whose
+// SHA-256 is sum (front matter and body), marked known.
+func predecodedEntry(sum [32]byte) (*Entry, bool) {
+	build, ok := predecoded[sum]
+	if !ok {
+		return nil, false
+	}
+	e, ok := build().(*Entry)
+	if !ok {
+		return nil, false
+	}
+	e.known = true
+	return e, true
+}
+
+// fileSum is the SHA-256 of the file name in fsys, read in pieces through
+// buf: an embedded knowledge base is about 150 KB, and reading each file
+// whole only to find its hash in predecoded was half of what loading it
+// allocated. ok is false when the file cannot be read; the caller's own
+// read then reports why.
+func fileSum(fsys fs.FS, name string, buf []byte) (sum [32]byte, ok bool) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return sum, false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
+		return sum, false
+	}
+	h.Sum(sum[:0])
+	return sum, true
 }
 
 // ptrTo returns a pointer to a copy of v; the generated values use it for

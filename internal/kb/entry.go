@@ -2,6 +2,7 @@ package kb
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"regexp"
@@ -374,6 +375,9 @@ func cutLine(data []byte, want string) ([]byte, bool) {
 // in errors and must be the file's path. It never panics, whatever the
 // input.
 func ParseEntry(name string, data []byte) (*Entry, error) {
+	if e, ok := predecodedEntry(sha256.Sum256(data)); ok {
+		return e.loaded(name)
+	}
 	front, body, err := splitFrontMatter(data)
 	if err != nil {
 		return nil, &fieldError{file: name, err: err}
@@ -383,13 +387,22 @@ func ParseEntry(name string, data []byte) (*Entry, error) {
 	if err != nil {
 		return nil, &fieldError{file: name, err: fmt.Errorf("front matter: %w", err)}
 	}
-	e.Body = strings.TrimLeft(string(body), "\r\n")
-	e.File = name
+	e.Body = entryBody(body)
 	e.known = known
-	if err := e.validate(!known); err != nil {
+	return e.loaded(name)
+}
+
+// entryBody is the Markdown after the front matter, as Entry.Body holds it.
+func entryBody(body []byte) string { return strings.TrimLeft(string(body), "\r\n") }
+
+// loaded finishes an entry decoded from the file name: it validates it,
+// compiling its patterns unless it was one of the embedded files.
+func (e *Entry) loaded(name string) (*Entry, error) {
+	e.File = name
+	if err := e.validate(!e.known); err != nil {
 		return nil, err
 	}
-	return &e, nil
+	return e, nil
 }
 
 // validate checks the entry. With compileNow false the patterns are

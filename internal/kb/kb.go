@@ -82,12 +82,9 @@ func LoadFS(fsys fs.FS) (*KB, error) {
 		return nil, errors.New("knowledge base: no entries under " + entriesDir + "/")
 	}
 	sort.Strings(names)
+	buf := make([]byte, 32<<10)
 	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("knowledge base: %w", err)
-		}
-		e, err := ParseEntry(name, data)
+		e, err := loadEntry(fsys, name, buf)
 		if err != nil {
 			return nil, fmt.Errorf("knowledge base: %w", err)
 		}
@@ -108,6 +105,22 @@ func LoadFS(fsys fs.FS) (*KB, error) {
 		}
 	}
 	return k, nil
+}
+
+// loadEntry reads the entry file name. One that is byte for byte an
+// embedded file is taken from the generated values without keeping a copy
+// of its text; any other is read and parsed.
+func loadEntry(fsys fs.FS, name string, buf []byte) (*Entry, error) {
+	if sum, ok := fileSum(fsys, name, buf); ok {
+		if e, ok := predecodedEntry(sum); ok {
+			return e.loaded(name)
+		}
+	}
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEntry(name, data)
 }
 
 // resolve links borrowed signatures and checks setting references.

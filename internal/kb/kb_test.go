@@ -79,6 +79,21 @@ func TestLoadEmbedded(t *testing.T) {
 			}
 		}
 	}
+	// The same for the embedded ladder and kernel profiles.
+	for i, step := range k.Ladder().Steps {
+		for j, v := range step.Settings {
+			if s, ok := k.Setting(v.Setting); !ok || (!v.Unset && v.Value != "" && !s.ValidValue(v.Value)) {
+				t.Errorf("ladder.yaml: steps[%d].settings[%d]: %q is not a valid value of %s", i, j, v.Value, v.Setting)
+			}
+		}
+	}
+	for _, p := range k.Profiles() {
+		for j, ps := range p.Settings {
+			if s, ok := k.Setting(ps.Setting); !ok || !s.ValidValue(ps.Value) {
+				t.Errorf("profiles.yaml: %s: settings[%d]: %q is not a valid value of %s", p.Name, j, ps.Value, ps.Setting)
+			}
+		}
+	}
 	for _, e := range all {
 		if e.kb != k {
 			t.Errorf("%s: not linked to its KB", e.ID)

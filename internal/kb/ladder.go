@@ -116,7 +116,8 @@ func (l *Ladder) CPUStep() *LadderStep {
 // catalogue. It never panics, whatever the input.
 func parseLadder(name string, data []byte, settings map[string]*Setting) (*Ladder, error) {
 	var lf ladderFile
-	if err := decodeStrict(data, &lf); err != nil {
+	known, err := decodeKnown(data, &lf)
+	if err != nil {
 		return nil, &fieldError{file: name, err: err}
 	}
 	if lf.Schema != LadderSchema {
@@ -162,7 +163,7 @@ func parseLadder(name string, data []byte, settings map[string]*Setting) (*Ladde
 		vars := map[string]bool{}
 		for j, v := range s.Settings {
 			sf := fmt.Sprintf("%s.settings[%d]", field, j)
-			set, err := checkLadderSetting(name, sf, v, settings)
+			set, err := checkLadderSetting(name, sf, v, settings, known)
 			if err != nil {
 				return nil, err
 			}
@@ -209,8 +210,10 @@ func parseLadder(name string, data []byte, settings map[string]*Setting) (*Ladde
 }
 
 // checkLadderSetting checks that a step's setting can be applied to a
-// child's environment by rocm-patch on its own.
-func checkLadderSetting(name, field string, v SettingValue, settings map[string]*Setting) (*Setting, error) {
+// child's environment by rocm-patch on its own. Values in the embedded
+// ladder (known) of embedded settings are checked by the package's tests,
+// which keeps the patterns' compilation off the load.
+func checkLadderSetting(name, field string, v SettingValue, settings map[string]*Setting, known bool) (*Setting, error) {
 	s, ok := settings[v.Setting]
 	switch {
 	case !ok:
@@ -225,7 +228,7 @@ func checkLadderSetting(name, field string, v SettingValue, settings map[string]
 		return nil, ferr(name, field+".setting", "%q names no single variable (%s)", v.Setting, s.Name)
 	case v.Unset && v.Value != "":
 		return nil, ferr(name, field+".value", "a value and unset: true exclude each other")
-	case !v.Unset && v.Value != "" && !s.ValidValue(v.Value):
+	case !v.Unset && v.Value != "" && !(known && s.known) && !s.ValidValue(v.Value):
 		return nil, ferr(name, field+".value", "%q is not a valid value of %s (pattern %s)", v.Value, s.ID, s.ValuePattern)
 	}
 	return s, nil
