@@ -105,8 +105,6 @@ func (a *app) probeCommand(cmd *cobra.Command, po probeOptions) error {
 			shimOpts = &shim.Options{}
 		}
 	}
-	shimReady := a.installShim(shimOpts)
-	defer shimReady()
 	rep, sys, k, err := a.detectAndAssess(cmd, po.root, assess.PolicyMitigate, "")
 	if err != nil {
 		return err
@@ -139,7 +137,7 @@ func (a *app) probeCommand(cmd *cobra.Command, po probeOptions) error {
 		Report: rep, System: sys, KB: k, Logger: a.log,
 		Progress: a.probeProgress,
 	}
-	if o.Shim, err = shimReady(); err != nil {
+	if o.Shim, err = a.installShim(shimOpts); err != nil {
 		fmt.Fprintf(a.stderr, "rocm-patch: probe: the Python shim could not be installed (%v); env+shim is skipped\n", err)
 	}
 	path, err := a.historyPath(po.historyPath)
@@ -156,7 +154,7 @@ func (a *app) probeCommand(cmd *cobra.Command, po probeOptions) error {
 		o.RunsDir = filepath.Join(filepath.Dir(path), "runs")
 	}
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, stopSignals...)
+	signal.Notify(sigs, StopSignals...)
 	defer signal.Stop(sigs)
 	o.Signals = sigs
 

@@ -23,9 +23,10 @@ import (
 
 const historyFlagHelp = "the history database `PATH` (default $XDG_STATE_HOME/rocm-patch/history.db, else ~/.local/state/rocm-patch/history.db)"
 
-// stopSignals are the signals run catches and forwards to the child's
-// process group; each also ends the run without a retry.
-var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+// StopSignals are the signals that stop a command: run catches them and
+// forwards them to the child's process group, where each also ends the
+// run without a retry; other commands stop when they arrive.
+var StopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 func (a *app) newRunCommand() *cobra.Command {
 	var (
@@ -199,34 +200,24 @@ func parseShimFlags(noShim bool, policy string, fraction float64) (*shim.Options
 	return &shim.Options{Policy: p, MemoryFraction: fraction}, nil
 }
 
-// installShim installs the shim in the user's cache folder, in the
-// background: its fast path (the folder is there and complete) reads a few
-// small files, which overlaps reading the machine. The returned function
-// waits for it (and may be called again); its result is nil when the shim
-// is off.
-func (a *app) installShim(opts *shim.Options) func() (*runner.Shim, error) {
+// installShim installs the shim in the user's cache folder. Its fast path
+// (the folder is there and complete) looks at a few small files, which is
+// quicker done here than handed to another thread: on a small VM a
+// goroutine waited up to 0.7 ms for a thread to run on. The result is nil
+// when the shim is off.
+func (a *app) installShim(opts *shim.Options) (*runner.Shim, error) {
 	if opts == nil {
-		return func() (*runner.Shim, error) { return nil, nil }
+		return nil, nil
 	}
-	ch := make(chan struct{})
-	var (
-		dir shim.Dir
-		err error
-	)
-	go func() {
-		defer close(ch)
-		var root string
-		if root, err = shim.DefaultCacheRoot(a.getenv); err == nil {
-			dir, err = shim.Install(root)
-		}
-	}()
-	return func() (*runner.Shim, error) {
-		<-ch
-		if err != nil {
-			return nil, err
-		}
-		return &runner.Shim{Dir: dir, Options: *opts}, nil
+	root, err := shim.DefaultCacheRoot(a.getenv)
+	if err != nil {
+		return nil, err
 	}
+	dir, err := shim.Install(root)
+	if err != nil {
+		return nil, err
+	}
+	return &runner.Shim{Dir: dir, Options: *opts}, nil
 }
 
 // runOptions are run's parsed flags.
@@ -249,25 +240,11 @@ type runOptions struct {
 }
 
 func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error {
-	shimReady := a.installShim(ro.shim)
-	// Every return waits for the install, so that nothing writes to the
-	// cache after the command has ended.
-	defer shimReady()
 	// The run must outlive the first ^C: the child gets the signal and
 	// its grace, and history still records how it ended. So the command's
 	// context, which main cancels on SIGINT/SIGTERM, does not stop it;
 	// the signals arrive on their own channel instead.
 	ctx := context.WithoutCancel(cmd.Context())
-	// They are caught from before the child starts until run returns. The
-	// registration waits for the runtime's signal thread (a few tenths of
-	// a millisecond on a small VM), so it goes on while the machine is
-	// read.
-	sigs := make(chan os.Signal, 8)
-	sigsCaught := notifyInBackground(sigs, stopSignals...)
-	defer func() {
-		sigsCaught()
-		signal.Stop(sigs)
-	}()
 	// Opening the history (a file, its schema, WAL mode) starts now and
 	// goes on while the machine is read and the job starts; the runner
 	// records the run once it is open. The database is not closed before the process exits: closing the
@@ -332,11 +309,16 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 		o.HistoryPath, o.OpenHistory = histPath, histReady
 		o.RunsDir = filepath.Join(filepath.Dir(histPath), "runs")
 	}
-	sigsCaught()
-	o.Signals = sigs
-	if o.Shim, err = shimReady(); err != nil {
+	if o.Shim, err = a.installShim(ro.shim); err != nil {
 		fmt.Fprintf(a.stderr, "rocm-patch: the Python shim is off for this run: %v\n", err)
 	}
+	// Caught from before the child starts until run returns. main has
+	// usually registered the same signals by now, which makes this free;
+	// else it waits for main's registration to finish, as late as it can.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, StopSignals...)
+	defer signal.Stop(sigs)
+	o.Signals = sigs
 
 	res, err := runner.Run(ctx, o)
 	if err != nil {
@@ -346,17 +328,6 @@ func (a *app) runCommand(cmd *cobra.Command, argv []string, ro runOptions) error
 		return withCode(res.ExitCode, nil)
 	}
 	return nil
-}
-
-// notifyInBackground relays sigs to c (signal.Notify) from a goroutine and
-// returns a function that waits until they are caught.
-func notifyInBackground(c chan<- os.Signal, sigs ...os.Signal) (wait func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		signal.Notify(c, sigs...)
-	}()
-	return func() { <-done }
 }
 
 // openHistory opens the history database at path in the background and
@@ -386,18 +357,7 @@ func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess
 		return nil, nil, nil, err
 	}
 	defer cleanup()
-	// The knowledge base loads while detect reads the machine.
-	kbDone := make(chan struct{})
-	var (
-		k     *kb.KB
-		kbErr error
-	)
-	go func() {
-		defer close(kbDone)
-		k, kbErr = kb.Load()
-	}()
 	sys, err := system.Detect(cmd.Context(), root, a.detectOptions())
-	<-kbDone
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -406,8 +366,9 @@ func (a *app) detectAndAssess(cmd *cobra.Command, rootFlag string, policy assess
 			return nil, nil, nil, usageError("--sdk %s: %v ('rocm-patch sdk list' shows the trees found)", sdkPath, err)
 		}
 	}
-	if kbErr != nil {
-		return nil, nil, nil, fmt.Errorf("loading the knowledge base: %w", kbErr)
+	k, err := kb.Load()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading the knowledge base: %w", err)
 	}
 	rep, err := assess.Doctor(sys, k, policy)
 	if err != nil {
