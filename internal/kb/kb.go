@@ -33,7 +33,7 @@ type KB struct {
 
 // Load returns the knowledge base embedded in the binary.
 func Load() (*KB, error) {
-	return LoadFS(embedded)
+	return loadFS(embedded, true)
 }
 
 // LoadFS loads a knowledge base from fsys, which must hold settings.yaml
@@ -42,6 +42,14 @@ func Load() (*KB, error) {
 // parameter profiles; without it there are none). Every file is validated;
 // the first problem found is returned, naming the file and field.
 func LoadFS(fsys fs.FS) (*KB, error) {
+	return loadFS(fsys, false)
+}
+
+// loadFS is LoadFS; embedded says fsys is the binary's own knowledge base,
+// whose entry files are found among the generated values by a hash read
+// through one buffer instead of being read whole (see loadEntry). Other
+// file systems read each file once, as ParseEntry takes it.
+func loadFS(fsys fs.FS, embedded bool) (*KB, error) {
 	data, err := fs.ReadFile(fsys, settingsFileName)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge base: %w", err)
@@ -82,7 +90,10 @@ func LoadFS(fsys fs.FS) (*KB, error) {
 		return nil, errors.New("knowledge base: no entries under " + entriesDir + "/")
 	}
 	sort.Strings(names)
-	buf := make([]byte, 32<<10)
+	var buf []byte
+	if embedded {
+		buf = make([]byte, 32<<10)
+	}
 	for _, name := range names {
 		e, err := loadEntry(fsys, name, buf)
 		if err != nil {
@@ -107,13 +118,17 @@ func LoadFS(fsys fs.FS) (*KB, error) {
 	return k, nil
 }
 
-// loadEntry reads the entry file name. One that is byte for byte an
-// embedded file is taken from the generated values without keeping a copy
-// of its text; any other is read and parsed.
+// loadEntry reads the entry file name. With a buffer (the embedded
+// knowledge base), the file is hashed through it and taken from the
+// generated values without keeping a copy of its text; a file the
+// generator did not see, and every file without a buffer, is read whole
+// and parsed.
 func loadEntry(fsys fs.FS, name string, buf []byte) (*Entry, error) {
-	if sum, ok := fileSum(fsys, name, buf); ok {
-		if e, ok := predecodedEntry(sum); ok {
-			return e.loaded(name)
+	if buf != nil {
+		if sum, ok := fileSum(fsys, name, buf); ok {
+			if e, ok := predecodedEntry(sum); ok {
+				return e.loaded(name)
+			}
 		}
 	}
 	data, err := fs.ReadFile(fsys, name)
