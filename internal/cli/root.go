@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -122,6 +124,11 @@ Start with:
 	)
 	return root
 }
+
+// StopSignals are the signals that stop a command: run catches them and
+// forwards them to the child's process group, where each also ends the
+// run without a retry; other commands stop when they arrive (main cancels their context).
+var StopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {

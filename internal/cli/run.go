@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,11 +21,6 @@ import (
 )
 
 const historyFlagHelp = "the history database `PATH` (default $XDG_STATE_HOME/rocm-patch/history.db, else ~/.local/state/rocm-patch/history.db)"
-
-// StopSignals are the signals that stop a command: run catches them and
-// forwards them to the child's process group, where each also ends the
-// run without a retry; other commands stop when they arrive.
-var StopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 func (a *app) newRunCommand() *cobra.Command {
 	var (
